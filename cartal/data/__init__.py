@@ -1,0 +1,1 @@
+"""Datasets: loading, validation, splits and the seed set."""

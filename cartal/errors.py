@@ -1,0 +1,29 @@
+"""Exception types. Every error a user can cause says what is wrong and how to fix it."""
+
+
+class CartalError(Exception):
+    """Base class of every error cartal raises on purpose."""
+
+
+class ParamsError(CartalError):
+    """params.yaml holds a missing, unknown or invalid key."""
+
+
+class DataError(CartalError):
+    """A dataset is missing, malformed or unusable (columns, empty texts, duplicate ids)."""
+
+
+class ArtifactError(CartalError):
+    """A pipeline artifact is missing, corrupt or does not match its schema."""
+
+
+class BudgetError(CartalError):
+    """A seed set or query batch asks for more instances than there are."""
+
+
+class UnknownStrategyError(CartalError):
+    """The configured query strategy is not registered."""
+
+
+class ProjectError(CartalError):
+    """A command that needs a cartal project (dvc.yaml, stages/) was run outside one."""

@@ -1,0 +1,1 @@
+"""Artifacts on disk: schemas, atomic writes, checked reads."""

@@ -1,0 +1,1 @@
+"""Classifiers on frozen features: the paper's MLP, linear probes, their training loop and files."""

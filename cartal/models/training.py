@@ -1,0 +1,72 @@
+"""One training loop for the classifier and the probes, recording training dynamics on the way."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cartal.seeding import derive_seed
+
+
+def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs: int, batch_size: int,
+        lr: float, seed: int, weight_decay: float = 0.01, record: bool = False,
+        progress: bool = False, desc: str = "training") -> np.ndarray | None:
+    """Train ``module`` with AdamW and cross-entropy on shuffled mini-batches.
+
+    The order of every epoch and every dropout mask come from generators seeded
+    by ``seed``. With ``record``, return the (epochs, n, classes) softmax
+    probabilities of each instance from its training forward pass in each
+    epoch: the training dynamics of Swayamdipta et al. (2020).
+    """
+    x = torch.as_tensor(features, dtype=torch.float32)
+    y = torch.as_tensor(targets, dtype=torch.long)
+    n = len(x)
+    order = torch.Generator().manual_seed(derive_seed(seed, "order"))
+    optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    dynamics = None
+    module.train()
+    with torch.random.fork_rng():
+        torch.manual_seed(derive_seed(seed, "dropout"))
+        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
+            permutation = torch.randperm(n, generator=order)
+            for start in range(0, n, batch_size):
+                index = permutation[start:start + batch_size]
+                logits = module(x[index])
+                loss = loss_fn(logits, y[index])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                if record:
+                    if dynamics is None:
+                        dynamics = np.empty((epochs, n, logits.shape[1]), dtype=np.float32)
+                    dynamics[epoch, index.numpy()] = torch.softmax(logits.detach(), dim=1).numpy()
+    module.eval()
+    return dynamics
+
+
+@torch.inference_mode()
+def predict_proba(module: nn.Module, features: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Softmax probabilities in evaluation mode (dropout off)."""
+    module.eval()
+    x = torch.as_tensor(features, dtype=torch.float32)
+    chunks = [torch.softmax(module(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
+    return torch.cat(chunks).numpy() if chunks else np.empty((0, 0), dtype=np.float32)
+
+
+@torch.inference_mode()
+def hidden_and_proba(module, features: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """The hidden representation h and the class probabilities of each instance, dropout off."""
+    module.eval()
+    x = torch.as_tensor(features, dtype=torch.float32)
+    hidden, probs = [], []
+    for i in range(0, len(x), batch_size):
+        h = module.hidden(x[i:i + batch_size])
+        hidden.append(h)
+        probs.append(torch.softmax(module.head(h), dim=1))
+    if not hidden:
+        return (np.empty((0, module.config["hidden_dim"]), np.float32),
+                np.empty((0, module.config["n_classes"]), np.float32))
+    return torch.cat(hidden).numpy(), torch.cat(probs).numpy()

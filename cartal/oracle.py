@@ -1,0 +1,39 @@
+"""The simulated oracle: move a selected batch, with its gold labels, from the pool into L."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cartal.errors import ArtifactError
+
+
+def merge_labels(labeled: pd.DataFrame, pool_ids: np.ndarray, selected_ids: np.ndarray,
+                 gold: pd.Series, next_round: int, source: str = "selected batch") -> tuple[pd.DataFrame, np.ndarray]:
+    """Return (L_{k+1}, U_{k+1}): L grows by the selected ids with ``gold[id]``, U loses them.
+
+    ``gold`` maps id -> label. Both outputs are sorted by id.
+    """
+    selected = pd.Index(np.asarray(selected_ids, dtype=object))
+    pool = pd.Index(np.asarray(pool_ids, dtype=object))
+    problems = []
+    if selected.has_duplicates:
+        problems.append(f"ids selected twice: {_first(selected[selected.duplicated()])}")
+    outside = selected.difference(pool)
+    if len(outside):
+        problems.append(f"ids not in the pool: {_first(outside)}")
+    unknown = selected.difference(gold.index)
+    if len(unknown):
+        problems.append(f"ids with no gold label: {_first(unknown)}")
+    if problems:
+        raise ArtifactError(f"{source}: " + "; ".join(problems) + "; rerun the stage 'select' (`dvc repro`)")
+    added = pd.DataFrame({"id": selected.to_numpy(), "label": gold.loc[selected].to_numpy(),
+                          "round": np.full(len(selected), next_round, dtype=np.int32)})
+    labeled_next = pd.concat([labeled, added], ignore_index=True).sort_values("id", kind="stable")
+    pool_next = np.sort(pool.difference(selected).to_numpy())
+    return labeled_next.reset_index(drop=True), pool_next
+
+
+def _first(values, n: int = 10) -> str:
+    values = [str(v) for v in values]
+    return ", ".join(values[:n]) + (f" and {len(values) - n} more" if len(values) > n else "")

@@ -1,0 +1,259 @@
+"""The experiment's parameters: read params.yaml once, validate every key, name the bad one.
+
+params.yaml names things the way users think of them (``strategy``, ``seed``,
+``dataset``, ``rounds``, ``batch_size``, ``seed_size``); nested groups hold the
+knobs of one component each. DVC's ``${}`` templating cannot compute ``k+1``,
+so the ``al`` block lists the rounds explicitly; ``cartal rounds N`` writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from cartal.errors import ParamsError
+
+DATASETS = ("bbc", "trec")
+DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the dataset comes from and how it is split."""
+
+    trec_dir: str | None = None  # folder with train.csv/test.csv; None = the Hugging Face hub
+    test_size: float = 0.2  # share of BBC News held out as the test set (BBC has no test split)
+    split_seed: int = 0  # fixes the BBC test split and subsamples, independent of the experiment seed
+    max_train: int | None = None  # stratified subsample of the train split (smoke runs, tests)
+    max_test: int | None = None  # stratified subsample of the test split
+
+
+@dataclass(frozen=True)
+class EncoderParams:
+    """The frozen sentence encoder whose mean-pooled output is the model's input."""
+
+    name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    max_length: int = 256
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The paper's MLP head and its optimiser."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-4
+    dropout: float = 0.3
+    hidden_dim: int | None = None  # None = the feature dimension d, as in the paper
+    weight_decay: float = 0.01
+    warm_start: bool = False  # start round k from round k-1's weights (the reference code's quirk)
+
+
+@dataclass(frozen=True)
+class CartographyParams:
+    """Cartography Active Learning's acquisition function."""
+
+    tau: float = 0.2  # binned correctness <= tau is "hard-to-learn"
+    probe_lr: float = 5e-5
+    probe_relu: bool = False  # the reference code puts a ReLU on the probe's output
+    fallback: str = "random"  # strategy used when L holds only one binary class
+
+
+@dataclass(frozen=True)
+class MapParams:
+    """Thresholds that name the regions of a data map."""
+
+    ambiguous_variability: float = 0.2  # variability >= this: ambiguous
+    easy_confidence: float = 0.5  # otherwise confidence >= this: easy-to-learn, else hard-to-learn
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query round: select in round ``k``, the labels join round ``next``."""
+
+    k: int
+    next: int
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: str = "bbc"
+    strategy: str = "cartography"
+    seed: int = 398048
+    seed_size: int = 100
+    batch_size: int = 50
+    rounds: int = 10
+    data: DataParams = field(default_factory=DataParams)
+    encoder: EncoderParams = field(default_factory=EncoderParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    cal: CartographyParams = field(default_factory=CartographyParams)
+    map: MapParams = field(default_factory=MapParams)
+    # the explicit round lists that dvc.yaml's foreach expands; see rounds_block()
+    al_rounds: tuple[int, ...] = ()
+    al_queries: tuple[Query, ...] = ()
+
+    @property
+    def trained_rounds(self) -> tuple[int, ...]:
+        """Rounds 0..R: each trains, records dynamics, builds a map and is evaluated."""
+        return tuple(range(self.rounds + 1))
+
+    @property
+    def query_rounds(self) -> tuple[int, ...]:
+        """Rounds 0..R-1: each selects a batch whose labels join the next round."""
+        return tuple(range(self.rounds))
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS_FILE) -> Params:
+    """Read and validate params.yaml; raise :class:`ParamsError` naming the offending key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path} not found: run cartal inside a project that has a params.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must be a mapping of keys to values")
+    return params_from_dict(raw, source=str(path))
+
+
+def params_from_dict(raw: dict, source: str = "params") -> Params:
+    raw = dict(raw)
+    al = raw.pop("al", None) or {}
+    if not isinstance(al, dict):
+        raise ParamsError(f"{source}: 'al' must be a mapping; regenerate it with `cartal rounds N`")
+    params = _build(Params, raw, prefix="", source=source)
+    params = dataclasses.replace(
+        params,
+        al_rounds=tuple(_as_int_list(al.get("rounds", []), "al.rounds", source)),
+        al_queries=tuple(_as_queries(al.get("queries", []), source)),
+    )
+    _validate(params, source)
+    return params
+
+
+def _validate(p: Params, source: str) -> None:
+    def fail(key: str, problem: str) -> typing.NoReturn:
+        raise ParamsError(f"{source}: '{key}' {problem}")
+
+    if p.dataset not in DATASETS:
+        fail("dataset", f"is {p.dataset!r}; known datasets: {', '.join(DATASETS)}")
+    for key in ("seed_size", "batch_size"):
+        if getattr(p, key) < 1:
+            fail(key, f"must be at least 1, got {getattr(p, key)}")
+    if p.rounds < 0:
+        fail("rounds", f"must be 0 or more, got {p.rounds}")
+    if not 0 < p.data.test_size < 1:
+        fail("data.test_size", f"must be between 0 and 1, got {p.data.test_size}")
+    for key in ("max_train", "max_test"):
+        value = getattr(p.data, key)
+        if value is not None and value < 2:
+            fail(f"data.{key}", f"must be null or at least 2, got {value}")
+    for key in ("epochs", "batch_size"):
+        if getattr(p.model, key) < 1:
+            fail(f"model.{key}", f"must be at least 1, got {getattr(p.model, key)}")
+    if p.model.lr <= 0 or p.cal.probe_lr <= 0:
+        fail("model.lr" if p.model.lr <= 0 else "cal.probe_lr", "must be positive")
+    if not 0 <= p.model.dropout < 1:
+        fail("model.dropout", f"must be in [0, 1), got {p.model.dropout}")
+    if not 0 <= p.cal.tau <= 1:
+        fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
+    if p.encoder.max_length < 1 or p.encoder.batch_size < 1:
+        fail("encoder", "max_length and batch_size must be at least 1")
+    expected_rounds = p.trained_rounds
+    expected_queries = tuple(Query(k, k + 1) for k in p.query_rounds)
+    if p.al_rounds != expected_rounds or p.al_queries != expected_queries:
+        raise ParamsError(
+            f"{source}: 'rounds' is {p.rounds} but the 'al' block lists "
+            f"{len(p.al_queries)} query rounds; run `cartal rounds {p.rounds}` to regenerate it "
+            "(dvc.yaml expands the rounds from that block)"
+        )
+
+
+def rounds_block(rounds: int) -> str:
+    """The ``al:`` block of params.yaml for ``rounds`` query rounds after round 0."""
+    lines = [
+        "al:  # written by `cartal rounds N`: the rounds dvc.yaml expands (DVC's ${} has no arithmetic)",
+        f"  rounds: [{', '.join(str(k) for k in range(rounds + 1))}]",
+        "  queries:" + ("" if rounds else " []"),
+    ]
+    lines += [f"    - {{k: {k}, next: {k + 1}}}" for k in range(rounds)]
+    return "\n".join(lines) + "\n"
+
+
+def set_rounds(path: str | Path, rounds: int) -> None:
+    """Rewrite ``rounds`` and the ``al`` block of params.yaml in place, keeping everything else."""
+    if rounds < 0:
+        raise ParamsError(f"rounds must be 0 or more, got {rounds}")
+    path = Path(path)
+    text = path.read_text()
+    if not re.search(r"^rounds:", text, flags=re.M):
+        raise ParamsError(f"{path} has no top-level 'rounds' key to update")
+    text = re.sub(r"^(rounds:[ \t]*)[^\s#]*", rf"\g<1>{rounds}", text, count=1, flags=re.M)
+    # the al block runs from its key to the next top-level key or the end of the file
+    text = re.sub(r"^al:.*?(?=^\S|\Z)", "", text, flags=re.M | re.S).rstrip("\n") + "\n\n"
+    text += rounds_block(rounds)
+    params_from_dict(yaml.safe_load(text), source=str(path))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _build(cls, raw: dict, prefix: str, source: str):
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: '{prefix.rstrip('.')}' must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.name.startswith("al_")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamsError(
+            f"{source}: unknown key '{prefix}{unknown[0]}'; known keys here: {', '.join(fields)}"
+        )
+    values = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value or {}, prefix=key + ".", source=source)
+        else:
+            values[name] = _coerce(value, hint, key, source)
+    return cls(**values)
+
+
+def _coerce(value, hint, key: str, source: str):
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str):
+            return value
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+    raise ParamsError(f"{source}: '{key}' must be {names}, got {value!r}")
+
+
+def _as_int_list(value, key: str, source: str) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+        raise ParamsError(f"{source}: '{key}' must be a list of round numbers; run `cartal rounds N`")
+    return value
+
+
+def _as_queries(value, source: str) -> list[Query]:
+    try:
+        return [Query(int(item["k"]), int(item["next"])) for item in value]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ParamsError(
+            f"{source}: 'al.queries' must list {{k, next}} entries; run `cartal rounds N`"
+        ) from exc

@@ -1,0 +1,21 @@
+"""build-map@k: dynamics -> the data map of L_k as Parquet, as a DVC plot (CSV) and as a PNG."""
+
+from __future__ import annotations
+
+from cartal.dynamics import data_map
+from cartal.io import artifacts as art
+from cartal.io.artifacts import atomic_path
+from cartal.params import Params
+from cartal.plots import plot_data_map
+from stages import layout
+
+
+def run(params: Params, k: int) -> None:
+    dynamics = art.read_table(layout.in_round(k, "dynamics.parquet"), art.DYNAMICS).to_pandas()
+    frame = data_map(dynamics, params.map)
+    art.write_table(art.table_from_columns(art.DATA_MAP, frame), layout.in_round(k, "map.parquet"), art.DATA_MAP)
+    with atomic_path(layout.in_round(k, "map.csv")) as tmp:
+        frame[["id", "variability", "confidence", "correctness", "region"]].to_csv(tmp, index=False, float_format="%.6g")
+    plot_data_map(frame, layout.in_round(k, "map.png"),
+                  title=f"data map, round {k}: {len(frame)} labeled ({params.dataset}, {params.strategy})",
+                  thresholds=params.map)

@@ -1,0 +1,54 @@
+"""Reads that several stages share: the label set, the labeled set and the pool, features by id."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cartal.errors import ArtifactError
+from cartal.io import artifacts as art
+from stages import layout
+
+
+def label_set() -> tuple[str, ...]:
+    return tuple(art.read_json(layout.LABELS, "label set", "prepare")["labels"])
+
+
+def labeled_set(k: int, labels: tuple[str, ...]) -> pd.DataFrame:
+    path = layout.in_round(k, "labeled.parquet")
+    frame = art.read_table(path, art.LABELED).to_pandas()
+    unknown = ~frame["label"].isin(labels)
+    if unknown.any():
+        raise ArtifactError(
+            f"{path}: unknown label(s) {sorted(frame.loc[unknown, 'label'].unique())[:10]} "
+            f"(the label set is {', '.join(labels)}); rerun `dvc repro`"
+        )
+    return frame
+
+
+def pool_ids(k: int) -> np.ndarray:
+    return art.ids(art.read_table(layout.in_round(k, "pool.parquet"), art.POOL))
+
+
+def targets(labels_of_rows: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
+    return labels_of_rows.map({label: i for i, label in enumerate(labels)}).to_numpy(np.int64)
+
+
+class Features:
+    """A features artifact indexed by id."""
+
+    def __init__(self, split: str):
+        self.path = layout.features(split)
+        table = art.read_table(self.path, art.FEATURES)
+        self.index = pd.Index(art.ids(table))
+        self.matrix = art.vectors(table, "vector")
+
+    def rows(self, ids) -> np.ndarray:
+        position = self.index.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
+        if (position < 0).any():
+            missing = np.asarray(ids, dtype=object)[position < 0][:10]
+            raise ArtifactError(
+                f"{self.path}: no features for ids {', '.join(map(str, missing))}; "
+                "the features are stale: rerun `dvc repro` (the stage 'embed' writes them)"
+            )
+        return self.matrix[position]

@@ -1,0 +1,31 @@
+"""Where every artifact lives. dvc.yaml declares the same paths; this is the one place in Python."""
+
+from pathlib import Path
+
+PREPARED = Path("data/prepared")
+FEATURES = Path("data/features")
+ROUNDS = Path("data/rounds")
+METRICS = Path("metrics")
+
+LABELS = PREPARED / "labels.json"
+CURVE_CSV = METRICS / "curve.csv"
+CURVE_PNG = METRICS / "curve.png"
+SUMMARY = METRICS / "summary.json"
+BATCH_STATS = METRICS / "batch_stats.csv"
+
+
+def prepared(split: str) -> Path:
+    return PREPARED / f"{split}.parquet"
+
+
+def features(split: str) -> Path:
+    return FEATURES / f"{split}.parquet"
+
+
+def in_round(k: int, name: str) -> Path:
+    """labeled/pool/training/dynamics/outputs/map/selected .parquet, model.safetensors, map.png/.csv."""
+    return ROUNDS / str(k) / name
+
+
+def round_metrics(k: int) -> Path:
+    return METRICS / "rounds" / f"{k}.json"

@@ -1,0 +1,39 @@
+"""prepare: dataset -> data/prepared/{train,test}.parquet, labels.json, and the seed set L0 with pool U0."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from cartal import strategies
+from cartal.data import datasets
+from cartal.data.split import check_budget, draw_seed_set
+from cartal.io import artifacts as art
+from cartal.params import Params
+from stages import layout
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    strategies.resolve(params.strategy)  # an unknown strategy fails now, not after embedding
+    dataset = datasets.load(params.dataset, params.data)
+    check_budget(len(dataset.train), params.seed_size, params.batch_size, params.rounds)
+    train_ids = dataset.train["id"].to_numpy(dtype=object)
+    seed_ids = draw_seed_set(train_ids, params.seed_size, params.seed)
+    seed_rows = dataset.train.set_index("id").loc[seed_ids]
+    pool = np.setdiff1d(train_ids.astype(str), seed_ids.astype(str))
+
+    tables = {
+        layout.prepared("train"): (art.table_from_columns(art.PREPARED, dataset.train), art.PREPARED),
+        layout.prepared("test"): (art.table_from_columns(art.PREPARED, dataset.test), art.PREPARED),
+        layout.in_round(0, "labeled.parquet"): (art.table_from_columns(art.LABELED, {
+            "id": list(seed_ids), "label": seed_rows["label"].tolist(), "round": [0] * len(seed_ids)}), art.LABELED),
+        layout.in_round(0, "pool.parquet"): (art.table_from_columns(art.POOL, {"id": pool.tolist()}), art.POOL),
+    }
+    for path, (table, kind) in tables.items():
+        art.write_table(table, path, kind)
+    art.write_json({"dataset": dataset.name, "labels": list(dataset.labels)}, layout.LABELS)
+    log.info("%s: %d train, %d test, %d classes; seed set %d, pool %d",
+             dataset.name, len(dataset.train), len(dataset.test), len(dataset.labels), len(seed_ids), len(pool))

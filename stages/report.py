@@ -1,0 +1,32 @@
+"""report: every declared round -> metrics/curve.csv (+ PNG), summary.json, batch_stats.csv.
+
+Reads exactly the rounds that params.yaml declares, never whatever a folder holds,
+so shrinking `rounds` leaves no stale round in the report.
+"""
+
+from __future__ import annotations
+
+from cartal import report
+from cartal.io import artifacts as art
+from cartal.io.artifacts import atomic_path
+from cartal.params import Params
+from cartal.plots import plot_learning_curve
+from stages import layout
+
+
+def run(params: Params) -> None:
+    rounds = params.trained_rounds
+    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"evaluate@{k}") for k in rounds]
+    curve = report.learning_curve(metrics)
+    selections = {k: art.ids(art.read_table(layout.in_round(k, "selected.parquet"), art.SELECTED, columns=["id"]))
+                  for k in params.query_rounds}
+    maps = {k: art.read_table(layout.in_round(k, "map.parquet"), art.DATA_MAP).to_pandas() for k in rounds[1:]}
+    batches = report.batch_table(selections, maps)
+    summary = report.summarise(curve, batches, dataset=params.dataset, strategy=params.strategy, seed=params.seed)
+
+    with atomic_path(layout.CURVE_CSV) as tmp:
+        curve.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(layout.BATCH_STATS) as tmp:
+        batches.to_csv(tmp, index=False, float_format="%.6g")
+    art.write_json(summary, layout.SUMMARY)
+    plot_learning_curve(curve, layout.CURVE_PNG, title=f"{params.dataset}: {params.strategy}, seed {params.seed}")

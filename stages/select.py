@@ -1,0 +1,66 @@
+"""select@k: the strategy scores the pool U_k -> selected.parquet (id, score, rank, picked_by)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from cartal import strategies
+from cartal.errors import ArtifactError
+from cartal.io import artifacts as art
+from cartal.params import Params
+from cartal.strategies import PoolState
+from stages import common, layout
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params, k: int) -> None:
+    strategy = strategies.create(params.strategy, params)
+    labels = common.label_set()
+    labeled = common.labeled_set(k, labels)
+    pool = common.pool_ids(k)
+    inputs = {}
+    if strategy.needs & {"hidden", "probs"}:
+        inputs.update(_model_outputs(k, labeled["id"].to_numpy(dtype=object), pool, strategy.needs))
+    if "map" in strategy.needs:
+        inputs["data_map"] = _aligned_map(k, labeled["id"])
+    state = PoolState(round=k, seed=params.seed, pool_ids=pool, labeled_ids=labeled["id"].to_numpy(dtype=object),
+                      labeled_targets=common.targets(labeled["label"], labels), **inputs)
+    selection = strategy.select(state, params.batch_size)
+    table = art.table_from_columns(art.SELECTED, {
+        "id": list(selection.ids), "score": selection.scores,
+        "rank": np.arange(1, len(selection.ids) + 1, dtype=np.int32),
+        "picked_by": [selection.picked_by] * len(selection.ids),
+    })
+    art.write_table(table, layout.in_round(k, "selected.parquet"), art.SELECTED)
+    log.info("round %d: %s picked %d of %d pool instances", k, selection.picked_by, len(selection.ids), len(pool))
+
+
+def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: frozenset[str]) -> dict:
+    path = layout.in_round(k, "outputs.parquet")
+    table = art.read_table(path, art.OUTPUTS)
+    index = pd.Index(art.ids(table))
+    out = {}
+    for name, ids in (("labeled", labeled_ids), ("pool", pool)):
+        position = index.get_indexer(pd.Index(ids))
+        if (position < 0).any():
+            raise ArtifactError(f"{path}: model outputs lack {(position < 0).sum()} {name} ids; "
+                                "rerun `dvc repro` (the stage 'record-dynamics' writes it)")
+        for column in ("hidden", "probs"):
+            if column in needs:
+                out[f"{name}_{column}"] = art.vectors(table, column)[position]
+    out.pop("labeled_probs", None)
+    return out
+
+
+def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
+    path = layout.in_round(k, "map.parquet")
+    frame = art.read_table(path, art.DATA_MAP).to_pandas().set_index("id")
+    missing = pd.Index(labeled_ids).difference(frame.index)
+    if len(missing):
+        raise ArtifactError(f"{path}: the data map lacks {len(missing)} labeled ids; "
+                            "rerun `dvc repro` (the stage 'build-map' writes it)")
+    return frame.loc[labeled_ids].reset_index()
