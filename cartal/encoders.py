@@ -25,7 +25,7 @@ def resolve(name: str) -> str:
 
 
 def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int = 32,
-           progress: bool = True) -> np.ndarray:
+           progress: bool = True, desc: str = "embedding") -> np.ndarray:
     """Embed ``texts`` with the encoder ``name``: mean of the last hidden states over real tokens."""
     import torch
     from tqdm.auto import tqdm
@@ -45,7 +45,7 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
     out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
     starts = range(0, len(texts), batch_size)
     with torch.inference_mode():
-        for start in tqdm(starts, desc=f"embedding with {Path(source).name}", unit="batch", disable=not progress):
+        for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
                               max_length=max_length, return_tensors="pt")

@@ -13,7 +13,8 @@ def run(params: Params) -> None:
     for split in ("train", "test"):
         prepared = art.read_table(layout.prepared(split), art.PREPARED, columns=["id", "text"])
         vectors = encode(prepared.column("text").to_pylist(), params.encoder.name,
-                         max_length=params.encoder.max_length, batch_size=params.encoder.batch_size)
+                         max_length=params.encoder.max_length, batch_size=params.encoder.batch_size,
+                         desc=f"embedding {split} ({len(prepared)} texts)")
         tables[split] = art.table_from_columns(art.FEATURES, {"id": prepared.column("id"), "vector": vectors})
     for split, table in tables.items():
         art.write_table(table, layout.features(split), art.FEATURES)

@@ -1,0 +1,170 @@
+"""End to end: `dvc repro` of a 2-round experiment in a temporary git repo, then a variant.
+
+Small real data (a stratified TREC subsample read from ../shared/data/trec),
+the real encoder and the real stages; only the sizes are small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cartal.io import artifacts as art
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_SIZE, BATCH, ROUNDS, EPOCHS = 40, 20, 2, 5
+STRATEGY_STAGES = {  # what `-S strategy=random` must rerun: the selections and everything downstream of them
+    "select@0", "merge-labels@0", "select@1", "merge-labels@1",
+    "train-seed@1", "record-dynamics@1", "build-map@1", "evaluate@1",
+    "train-seed@2", "record-dynamics@2", "build-map@2", "evaluate@2", "report",
+}
+UNCHANGED_STAGES = {"prepare", "embed", "train-seed@0", "record-dynamics@0", "build-map@0", "evaluate@0"}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, shared_data) -> Path:
+    """A fresh cartal project (a copy of this repo's pipeline) after its first `dvc repro`."""
+    repo = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.update(dataset="trec", seed_size=SEED_SIZE, batch_size=BATCH, strategy="cartography")
+    params["data"].update(trec_dir=str(shared_data / "trec"), max_train=300, max_test=120)
+    params["encoder"].update(max_length=48)
+    params["model"].update(epochs=EPOCHS)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(["git", "config", "user.email", "test@example.com"], repo)
+    run(["git", "config", "user.name", "test"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    run(["cartal", "rounds", str(ROUNDS)], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "experiment"], repo)
+    first = run(["dvc", "repro"], repo)
+    assert stages_run(first.stdout) >= STRATEGY_STAGES | UNCHANGED_STAGES
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "first run"], repo)
+    return repo
+
+
+def test_every_artifact_exists_with_its_schema(project):
+    rounds = project / "data" / "rounds"
+    train = art.read_table(project / "data/prepared/train.parquet", art.PREPARED).to_pandas()
+    test = art.read_table(project / "data/prepared/test.parquet", art.PREPARED).to_pandas()
+    assert (len(train), len(test)) == (300, 120)
+    labels = json.loads((project / "data/prepared/labels.json").read_text())["labels"]
+    assert labels == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    for split, frame in (("train", train), ("test", test)):
+        features = art.read_table(project / f"data/features/{split}.parquet", art.FEATURES)
+        assert art.ids(features).tolist() == frame["id"].tolist()
+        assert art.vectors(features, "vector").shape == (len(frame), 384)
+
+    gold = train.set_index("id")["label"]
+    for k in range(ROUNDS + 1):
+        labeled = art.read_table(rounds / f"{k}/labeled.parquet", art.LABELED).to_pandas()
+        pool = art.ids(art.read_table(rounds / f"{k}/pool.parquet", art.POOL))
+        n = SEED_SIZE + k * BATCH
+        assert len(labeled) == n and len(pool) == 300 - n
+        assert not set(labeled["id"]) & set(pool)
+        assert (labeled["label"].to_numpy() == gold.loc[labeled["id"]].to_numpy()).all()  # oracle labels are gold
+        assert sorted(labeled["round"].unique()) == list(range(k + 1))
+
+        assert (rounds / f"{k}/model.safetensors").read_bytes()[8:9] == b"{"  # safetensors header, no pickle
+        dynamics = art.read_table(rounds / f"{k}/dynamics.parquet", art.DYNAMICS).to_pandas()
+        assert len(dynamics) == n * EPOCHS
+        assert sorted(dynamics["epoch"].unique()) == list(range(1, EPOCHS + 1))
+        assert dynamics["gold_prob"].between(0, 1).all()
+        outputs = art.read_table(rounds / f"{k}/outputs.parquet", art.OUTPUTS)
+        assert outputs.num_rows == 300 and sum(outputs.column("labeled").to_pylist()) == n
+        probs = art.vectors(outputs, "probs")
+        assert probs.shape == (300, len(labels)) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+        data_map = art.read_table(rounds / f"{k}/map.parquet", art.DATA_MAP).to_pandas()
+        assert sorted(data_map["id"]) == sorted(labeled["id"])
+        expected = dynamics.groupby("id")["gold_prob"].agg(["mean", lambda p: np.std(p)])
+        assert np.allclose(data_map.set_index("id").loc[expected.index, "confidence"], expected["mean"])
+        assert set(data_map["region"]) <= {"easy-to-learn", "ambiguous", "hard-to-learn"}
+        assert (rounds / f"{k}/map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(pd.read_csv(rounds / f"{k}/map.csv")) == n
+
+        metrics = json.loads((project / f"metrics/rounds/{k}.json").read_text())
+        assert metrics["round"] == k and metrics["labeled"] == n
+        assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
+
+        if k < ROUNDS:
+            selected = art.read_table(rounds / f"{k}/selected.parquet", art.SELECTED).to_pandas()
+            assert len(selected) == BATCH and selected["id"].is_unique
+            assert set(selected["id"]) <= set(pool)
+            assert selected["rank"].tolist() == list(range(1, BATCH + 1))
+            assert selected["score"].is_monotonic_decreasing
+            assert selected["picked_by"].str.startswith(("cartography", "random")).all()
+            following = art.read_table(rounds / f"{k + 1}/labeled.parquet", art.LABELED).to_pandas()
+            assert set(following["id"]) == set(labeled["id"]) | set(selected["id"])
+
+    curve = pd.read_csv(project / "metrics/curve.csv")
+    assert curve["labeled"].tolist() == [SEED_SIZE + k * BATCH for k in range(ROUNDS + 1)]
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert summary["final_labeled"] == SEED_SIZE + ROUNDS * BATCH and summary["strategy"] == "cartography"
+    assert summary["final_accuracy"] == pytest.approx(curve["accuracy"].iloc[-1])
+    batches = pd.read_csv(project / "metrics/batch_stats.csv")
+    assert batches["round"].tolist() == list(range(ROUNDS)) and (batches["size"] == BATCH).all()
+    assert (project / "metrics/curve.png").stat().st_size > 1000
+
+
+def test_second_repro_does_nothing(project):
+    again = run(["dvc", "repro"], project)
+    assert stages_run(again.stdout) == set()
+    assert "Data and pipelines are up to date" in again.stdout
+
+
+def test_strategy_variant_reruns_only_what_depends_on_the_strategy(project):
+    variant = run(["dvc", "exp", "run", "-S", "strategy=random"], project)
+    ran = stages_run(variant.stdout)
+    assert ran == STRATEGY_STAGES, f"unexpected reruns: {ran ^ STRATEGY_STAGES}"
+    for stage in UNCHANGED_STAGES:
+        assert f"Stage '{stage}' didn't change, skipping" in variant.stdout
+    selected = art.read_table(project / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
+    assert (selected["picked_by"] == "random").all()
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert "metrics/curve.csv" in plots["data"]
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "random variant"], project)
+
+
+def test_unknown_strategy_fails_with_the_known_names(project):
+    result = run(["dvc", "exp", "run", "-S", "strategy=nope"], project, check=False)
+    assert result.returncode != 0
+    assert "unknown strategy 'nope'" in result.stderr and "cartography" in result.stderr
+    run(["git", "checkout", "--", "params.yaml"], project)
+
+
+def test_shrinking_rounds_leaves_no_stale_round_in_the_report(project):
+    run(["cartal", "rounds", "1"], project)
+    run(["dvc", "repro"], project)
+    assert (project / "metrics/rounds/2.json").exists()  # the dropped round's files stay on disk...
+    curve = pd.read_csv(project / "metrics/curve.csv")
+    assert curve["round"].tolist() == [0, 1]  # ...but the report reads only the declared rounds
+    assert len(pd.read_csv(project / "metrics/batch_stats.csv")) == 1
