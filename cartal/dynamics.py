@@ -62,10 +62,19 @@ def data_map(dynamics: pd.DataFrame, thresholds: MapParams = MapParams()) -> pd.
     return frame
 
 
+def ambiguous_threshold(variability: np.ndarray, thresholds: MapParams) -> float:
+    """The variability from which an instance counts as ambiguous: a quantile of the map's own variability.
+
+    Relative, because absolute variability depends on the epochs and on how far
+    from uniform the first epoch starts.
+    """
+    return float(np.quantile(variability, thresholds.ambiguous_quantile)) if len(variability) else 0.0
+
+
 def regions(confidence: np.ndarray, variability: np.ndarray, thresholds: MapParams) -> np.ndarray:
-    """Ambiguous if variability is high; otherwise easy-to-learn if confident, else hard-to-learn."""
+    """Ambiguous if variability is in the top quantile; otherwise easy-to-learn if confident, else hard-to-learn."""
     return np.where(
-        variability >= thresholds.ambiguous_variability, "ambiguous",
+        variability >= ambiguous_threshold(variability, thresholds), "ambiguous",
         np.where(confidence >= thresholds.easy_confidence, "easy-to-learn", "hard-to-learn"),
     ).astype(object)
 

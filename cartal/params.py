@@ -70,7 +70,7 @@ class CartographyParams:
 class MapParams:
     """Thresholds that name the regions of a data map."""
 
-    ambiguous_variability: float = 0.2  # variability >= this: ambiguous
+    ambiguous_quantile: float = 0.67  # variability in L's top third (Swayamdipta et al.'s 33%): ambiguous
     easy_confidence: float = 0.5  # otherwise confidence >= this: easy-to-learn, else hard-to-learn
 
 
@@ -163,6 +163,8 @@ def _validate(p: Params, source: str) -> None:
         fail("model.lr" if p.model.lr <= 0 else "cal.probe_lr", "must be positive")
     if not 0 <= p.model.dropout < 1:
         fail("model.dropout", f"must be in [0, 1), got {p.model.dropout}")
+    if not 0 <= p.map.ambiguous_quantile <= 1:
+        fail("map.ambiguous_quantile", f"must be in [0, 1], got {p.map.ambiguous_quantile}")
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cartal.dynamics import ambiguous_threshold
 from cartal.io.artifacts import atomic_path
 from cartal.params import MapParams
 
@@ -26,7 +27,7 @@ def plot_data_map(data_map: pd.DataFrame, path: str | Path, title: str, threshol
     points = ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
                         cmap="coolwarm_r", vmin=0, vmax=1, s=12, alpha=0.8, edgecolors="none")
     fig.colorbar(points, ax=ax, label="correctness")
-    ax.axvline(thresholds.ambiguous_variability, color="grey", lw=0.8, ls="--")
+    ax.axvline(ambiguous_threshold(data_map["variability"].to_numpy(), thresholds), color="grey", lw=0.8, ls="--")
     ax.axhline(thresholds.easy_confidence, color="grey", lw=0.8, ls=":")
     counts = data_map["region"].value_counts()
     legend = ", ".join(f"{region} {counts.get(region, 0)}" for region in ("easy-to-learn", "ambiguous", "hard-to-learn"))

@@ -60,6 +60,7 @@ def project(tmp_path_factory, shared_data) -> Path:
     run(["git", "config", "user.name", "test"], repo)
     run(["dvc", "init", "-q"], repo)
     run(["dvc", "config", "core.analytics", "false"], repo)
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # the data-map plot template
     run(["cartal", "rounds", str(ROUNDS)], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "experiment"], repo)
