@@ -59,67 +59,35 @@ def _params(path: Path):
     return load_params(path)
 
 
-@app.command()
-@_friendly
-def prepare(params: Path = PARAMS):
-    """Load and validate the dataset; write the prepared splits, the label set, L0 and U0."""
-    _stage("prepare").run(_params(params))
+# (command, module in stages/, takes a round, help): the commands dvc.yaml calls, in pipeline order
+STAGES = (
+    ("prepare", "prepare", False, "Load and validate the dataset; write the prepared splits, the label set, L0 and U0."),
+    ("embed", "embed", False, "Embed the prepared texts with the frozen encoder (cached per dataset and encoder)."),
+    ("train-seed", "train_seed", True, "Train a fresh seeded classifier on L_k, recording per-epoch probabilities."),
+    ("record-dynamics", "record_dynamics", True,
+     "Write round k's tidy training dynamics and the model's hidden layer for L and U."),
+    ("build-map", "build_map", True,
+     "Build round k's data map (confidence, variability, correctness, region) and plot it."),
+    ("select", "select", True, "Score the pool with the configured strategy and write the batch to label."),
+    ("merge-labels", "merge_labels", True, "Move the selected batch with its oracle labels from the pool into L (round k+1)."),
+    ("evaluate", "evaluate", True, "Test accuracy and macro-F1 of round k's model."),
+    ("report", "report", False, "Learning curve, summary and batch-level data-map statistics of the declared rounds."),
+)
 
 
-@app.command()
-@_friendly
-def embed(params: Path = PARAMS):
-    """Embed the prepared texts with the frozen encoder (cached per dataset and encoder)."""
-    _stage("embed").run(_params(params))
+def _add_stage_command(name: str, module: str, per_round: bool, help_text: str) -> None:
+    if per_round:
+        def command(k: int = ROUND, params: Path = PARAMS):
+            _stage(module).run(_params(params), k)
+    else:
+        def command(params: Path = PARAMS):
+            _stage(module).run(_params(params))
+    command.__doc__ = help_text
+    app.command(name)(_friendly(command))
 
 
-@app.command("train-seed")
-@_friendly
-def train_seed(k: int = ROUND, params: Path = PARAMS):
-    """Train a fresh seeded classifier on L_k, recording per-epoch probabilities."""
-    _stage("train_seed").run(_params(params), k)
-
-
-@app.command("record-dynamics")
-@_friendly
-def record_dynamics(k: int = ROUND, params: Path = PARAMS):
-    """Write round k's tidy training dynamics and the model's hidden layer for L and U."""
-    _stage("record_dynamics").run(_params(params), k)
-
-
-@app.command("build-map")
-@_friendly
-def build_map(k: int = ROUND, params: Path = PARAMS):
-    """Build round k's data map (confidence, variability, correctness, region) and plot it."""
-    _stage("build_map").run(_params(params), k)
-
-
-@app.command("select")
-@_friendly
-def select(k: int = ROUND, params: Path = PARAMS):
-    """Score the pool with the configured strategy and write the batch to label."""
-    _stage("select").run(_params(params), k)
-
-
-@app.command("merge-labels")
-@_friendly
-def merge_labels(k: int = ROUND, params: Path = PARAMS):
-    """Move the selected batch with its oracle labels from the pool into L (round k+1)."""
-    _stage("merge_labels").run(_params(params), k)
-
-
-@app.command()
-@_friendly
-def evaluate(k: int = ROUND, params: Path = PARAMS):
-    """Test accuracy and macro-F1 of round k's model."""
-    _stage("evaluate").run(_params(params), k)
-
-
-@app.command()
-@_friendly
-def report(params: Path = PARAMS):
-    """Learning curve, summary and batch-level data-map statistics of the declared rounds."""
-    _stage("report").run(_params(params))
+for _spec in STAGES:
+    _add_stage_command(*_spec)
 
 
 @app.command()

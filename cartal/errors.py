@@ -27,3 +27,9 @@ class UnknownStrategyError(CartalError):
 
 class ProjectError(CartalError):
     """A command that needs a cartal project (dvc.yaml, stages/) was run outside one."""
+
+
+def listing(values, n: int = 10) -> str:
+    """The first ``n`` values for an error message, and how many more there are."""
+    values = [str(v) for v in values]
+    return ", ".join(values[:n]) + (f" and {len(values) - n} more" if len(values) > n else "")

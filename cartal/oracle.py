@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartal.errors import ArtifactError
+from cartal.errors import ArtifactError, listing
 
 
 def merge_labels(labeled: pd.DataFrame, pool_ids: np.ndarray, selected_ids: np.ndarray,
@@ -18,13 +18,13 @@ def merge_labels(labeled: pd.DataFrame, pool_ids: np.ndarray, selected_ids: np.n
     pool = pd.Index(np.asarray(pool_ids, dtype=object))
     problems = []
     if selected.has_duplicates:
-        problems.append(f"ids selected twice: {_first(selected[selected.duplicated()])}")
+        problems.append(f"ids selected twice: {listing(selected[selected.duplicated()])}")
     outside = selected.difference(pool)
     if len(outside):
-        problems.append(f"ids not in the pool: {_first(outside)}")
+        problems.append(f"ids not in the pool: {listing(outside)}")
     unknown = selected.difference(gold.index)
     if len(unknown):
-        problems.append(f"ids with no gold label: {_first(unknown)}")
+        problems.append(f"ids with no gold label: {listing(unknown)}")
     if problems:
         raise ArtifactError(f"{source}: " + "; ".join(problems) + "; rerun the stage 'select' (`dvc repro`)")
     added = pd.DataFrame({"id": selected.to_numpy(), "label": gold.loc[selected].to_numpy(),
@@ -32,8 +32,3 @@ def merge_labels(labeled: pd.DataFrame, pool_ids: np.ndarray, selected_ids: np.n
     labeled_next = pd.concat([labeled, added], ignore_index=True).sort_values("id", kind="stable")
     pool_next = np.sort(pool.difference(selected).to_numpy())
     return labeled_next.reset_index(drop=True), pool_next
-
-
-def _first(values, n: int = 10) -> str:
-    values = [str(v) for v in values]
-    return ", ".join(values[:n]) + (f" and {len(values) - n} more" if len(values) > n else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cartal.data.validate import check_labels
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
 from stages import layout
@@ -17,12 +18,7 @@ def label_set() -> tuple[str, ...]:
 def labeled_set(k: int, labels: tuple[str, ...]) -> pd.DataFrame:
     path = layout.in_round(k, "labeled.parquet")
     frame = art.read_table(path, art.LABELED).to_pandas()
-    unknown = ~frame["label"].isin(labels)
-    if unknown.any():
-        raise ArtifactError(
-            f"{path}: unknown label(s) {sorted(frame.loc[unknown, 'label'].unique())[:10]} "
-            f"(the label set is {', '.join(labels)}); rerun `dvc repro`"
-        )
+    check_labels(frame, labels, str(path), error=ArtifactError, fix="; rerun `dvc repro`")
     return frame
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from cartal.data.validate import validate_frame
-from cartal.errors import DataError
+from cartal.errors import DataError, listing
 from cartal.params import DataParams
 
 TREC_LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")  # "Class Index" 1..6 in the CSVs
@@ -69,7 +69,7 @@ def load_trec_csv(folder: Path) -> Dataset:
         bad = raw.index[~codes.isin(range(1, len(TREC_LABELS) + 1))]
         if len(bad):
             raise DataError(
-                f"{path}: 'Class Index' must be 1..{len(TREC_LABELS)}; bad rows: {_rows(bad)}"
+                f"{path}: 'Class Index' must be 1..{len(TREC_LABELS)}; bad rows: {listing(bad)}"
             )
         frame = pd.DataFrame({
             "id": [f"{split}-{int(r)}" for r in row],
@@ -126,8 +126,3 @@ def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, see
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("id", kind="stable").reset_index(drop=True)
-
-
-def _rows(index) -> str:
-    shown = ", ".join(str(i) for i in list(index)[:10])
-    return shown + (f" and {len(index) - 10} more" if len(index) > 10 else "")

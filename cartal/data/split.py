@@ -21,7 +21,7 @@ def check_budget(n_train: int, seed_size: int, batch_size: int, rounds: int) -> 
         raise BudgetError(
             f"seed_size {seed_size} + rounds {rounds} x batch_size {batch_size} = {needed} labels, "
             f"but the train split holds {n_train}; set rounds to at most {max_rounds} "
-            f"(`cartal rounds {max_rounds}`) or lower batch_size"
+            f"(`cartal rounds {max_rounds}`), or lower batch_size or seed_size"
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cartal.errors import DataError
+from cartal.errors import DataError, listing
 
 REQUIRED = ("id", "text", "label")
 
@@ -21,28 +21,28 @@ def validate_frame(frame: pd.DataFrame, source: str, labels: tuple[str, ...] | N
     for column in ("id", "label"):
         blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         if blank.any():
-            raise DataError(f"{source}: {blank.sum()} row(s) with an empty {column}: rows {_first(frame.index[blank])}")
+            raise DataError(f"{source}: {blank.sum()} row(s) with an empty {column}: rows {listing(frame.index[blank])}")
     blank_text = frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")
     if blank_text.any():
         raise DataError(
-            f"{source}: {blank_text.sum()} empty text(s), ids {_first(frame.loc[blank_text, 'id'])}; "
+            f"{source}: {blank_text.sum()} empty text(s), ids {listing(frame.loc[blank_text, 'id'])}; "
             "remove those rows or fill in their text"
         )
     frame = frame.astype({"id": str, "text": str, "label": str})
     duplicated = frame["id"].duplicated(keep=False)
     if duplicated.any():
-        raise DataError(f"{source}: duplicate ids {_first(frame.loc[duplicated, 'id'].unique())}; ids must be unique")
+        raise DataError(f"{source}: duplicate ids {listing(frame.loc[duplicated, 'id'].unique())}; ids must be unique")
     if labels is not None:
-        unknown = ~frame["label"].isin(labels)
-        if unknown.any():
-            raise DataError(
-                f"{source}: unknown label(s) {_first(frame.loc[unknown, 'label'].unique())} "
-                f"(known: {', '.join(labels)}), ids {_first(frame.loc[unknown, 'id'])}"
-            )
+        check_labels(frame, labels, source)
     return frame
 
 
-def _first(values, n: int = 10) -> str:
-    values = [str(v) for v in values]
-    shown = ", ".join(values[:n])
-    return shown + (f" and {len(values) - n} more" if len(values) > n else "")
+def check_labels(frame: pd.DataFrame, labels: tuple[str, ...], source: str, error: type[Exception] = DataError,
+                 fix: str = "") -> None:
+    """Raise ``error`` listing the rows whose label is not in ``labels``."""
+    unknown = ~frame["label"].isin(labels)
+    if unknown.any():
+        raise error(
+            f"{source}: unknown label(s) {listing(frame.loc[unknown, 'label'].unique())} "
+            f"(known: {', '.join(labels)}), ids {listing(frame.loc[unknown, 'id'])}{fix}"
+        )
