@@ -40,20 +40,19 @@ def run(params: Params, k: int) -> None:
 
 
 def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: frozenset[str]) -> dict:
+    """The PoolState fields (pool_probs, pool_hidden, labeled_hidden) that the strategy needs, in id order."""
     path = layout.in_round(k, "outputs.parquet")
     table = art.read_table(path, art.OUTPUTS)
     index = pd.Index(art.ids(table))
-    out = {}
+    rows = {}
     for name, ids in (("labeled", labeled_ids), ("pool", pool)):
-        position = index.get_indexer(pd.Index(ids))
-        if (position < 0).any():
-            raise ArtifactError(f"{path}: model outputs lack {(position < 0).sum()} {name} ids; "
+        rows[name] = index.get_indexer(pd.Index(ids))
+        if (rows[name] < 0).any():
+            raise ArtifactError(f"{path}: model outputs lack {(rows[name] < 0).sum()} {name} ids; "
                                 "rerun `dvc repro` (the stage 'record-dynamics' writes it)")
-        for column in ("hidden", "probs"):
-            if column in needs:
-                out[f"{name}_{column}"] = art.vectors(table, column)[position]
-    out.pop("labeled_probs", None)
-    return out
+    wanted = [("pool", "probs"), ("pool", "hidden"), ("labeled", "hidden")]
+    matrices = {column: art.vectors(table, column) for column in needs & {"probs", "hidden"}}
+    return {f"{name}_{column}": matrices[column][rows[name]] for name, column in wanted if column in matrices}
 
 
 def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
