@@ -67,6 +67,15 @@ class CartographyParams:
 
 
 @dataclass(frozen=True)
+class DiscriminativeParams:
+    """Discriminative Active Learning's probe (Gissin and Shalev-Shwartz, 2019)."""
+
+    lr: float = 1e-4  # the reference implementation's learning rate
+    epochs: int | None = None  # None = the main model's epochs
+    batch_size: int | None = None  # None = the main model's batch size
+
+
+@dataclass(frozen=True)
 class MapParams:
     """Thresholds that name the regions of a data map."""
 
@@ -94,6 +103,7 @@ class Params:
     encoder: EncoderParams = field(default_factory=EncoderParams)
     model: ModelParams = field(default_factory=ModelParams)
     cal: CartographyParams = field(default_factory=CartographyParams)
+    dal: DiscriminativeParams = field(default_factory=DiscriminativeParams)
     map: MapParams = field(default_factory=MapParams)
     # the explicit round lists that dvc.yaml's foreach expands; see rounds_block()
     al_rounds: tuple[int, ...] = ()
@@ -159,8 +169,13 @@ def _validate(p: Params, source: str) -> None:
     for key in ("epochs", "batch_size"):
         if getattr(p.model, key) < 1:
             fail(f"model.{key}", f"must be at least 1, got {getattr(p.model, key)}")
-    if p.model.lr <= 0 or p.cal.probe_lr <= 0:
-        fail("model.lr" if p.model.lr <= 0 else "cal.probe_lr", "must be positive")
+    for key, value in (("model.lr", p.model.lr), ("cal.probe_lr", p.cal.probe_lr), ("dal.lr", p.dal.lr)):
+        if value <= 0:
+            fail(key, f"must be positive, got {value}")
+    for key in ("epochs", "batch_size"):
+        value = getattr(p.dal, key)
+        if value is not None and value < 1:
+            fail(f"dal.{key}", f"must be null or at least 1, got {value}")
     if not 0 <= p.model.dropout < 1:
         fail("model.dropout", f"must be in [0, 1), got {p.model.dropout}")
     if not 0 <= p.map.ambiguous_quantile <= 1:

@@ -83,3 +83,51 @@ def test_a_strategy_from_a_users_module_can_be_registered():
         assert strategies.create("first-ids").select(state, 3).ids.tolist() == ["p000", "p001", "p002"]
     finally:
         strategies._REGISTRY.pop("first-ids")
+
+
+def probs_state(probs, hidden=None, labeled_hidden=None) -> "strategies.PoolState":
+    probs = np.asarray(probs, dtype=np.float32)
+    ids = np.array([f"p{i}" for i in range(len(probs))], dtype=object)
+    labeled_hidden = np.zeros((1, 1), np.float32) if labeled_hidden is None else np.asarray(labeled_hidden, np.float32)
+    return strategies.PoolState(
+        round=0, seed=0, pool_ids=ids, labeled_ids=np.array([f"l{i}" for i in range(len(labeled_hidden))], dtype=object),
+        labeled_targets=np.zeros(len(labeled_hidden), dtype=int), pool_probs=probs,
+        pool_hidden=np.zeros((len(probs), 1), np.float32) if hidden is None else np.asarray(hidden, np.float32),
+        labeled_hidden=labeled_hidden)
+
+
+@pytest.mark.parametrize("name", ["entropy", "least-confidence", "margin"])
+def test_uncertainty_picks_the_one_uncertain_instance(name):
+    state = probs_state([[0.98, 0.01, 0.01], [0.34, 0.33, 0.33], [0.01, 0.97, 0.02], [0.9, 0.05, 0.05]])
+    assert make(name).select(state, 1).ids.tolist() == ["p1"]
+
+
+def test_margin_least_confidence_and_entropy_disagree_where_they_should():
+    # p0: a tie between two classes (margin 0, max .5, entropy ln 2 = .693)
+    # p1: spread over three classes (margin .1, max .4, entropy 1.089)
+    state = probs_state([[0.5, 0.5, 0.0], [0.4, 0.3, 0.3]])
+    assert make("margin").select(state, 1).ids.tolist() == ["p0"]
+    assert make("least-confidence").select(state, 1).ids.tolist() == ["p1"]
+    assert make("entropy").select(state, 1).ids.tolist() == ["p1"]
+    assert make("entropy").select(state, 2).scores == pytest.approx([1.0889, np.log(2)], abs=1e-3)
+
+
+def test_coreset_covers_the_space_greedily():
+    # L sits at 0; pool at 1, 2, 10 and 6. First the farthest: 10 (distance 10). Then 6, whose nearest
+    # center is now 10 (distance 4), beats 2 (distance 2 to L); then 2 (distance 2) beats 1 (distance 1).
+    hidden = [[1.0], [2.0], [10.0], [6.0]]
+    state = probs_state(np.full((4, 2), 0.5), hidden=hidden, labeled_hidden=[[0.0]])
+    selection = make("coreset").select(state, 3)
+    assert selection.ids.tolist() == ["p2", "p3", "p1"]
+    assert selection.scores == pytest.approx([10.0, 4.0, 2.0])
+
+
+def test_dal_picks_the_pool_region_that_l_does_not_cover():
+    # L and most of the pool lie around x=-2; two pool points sit alone around x=+3
+    generator = np.random.default_rng(0)
+    labeled_hidden = generator.normal([-2, 0], 0.3, size=(30, 2))
+    pool_hidden = np.r_[generator.normal([-2, 0], 0.3, size=(20, 2)), [[3.0, 0.0], [3.2, 0.3]]]
+    state = probs_state(np.full((22, 2), 0.5), hidden=pool_hidden, labeled_hidden=labeled_hidden)
+    dal = strategies.create("dal")
+    dal.lr, dal.epochs, dal.batch_size = 0.05, 40, 8
+    assert sorted(dal.select(state, 2).ids) == ["p20", "p21"]

@@ -12,20 +12,22 @@ from cartal.seeding import derive_seed
 
 def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs: int, batch_size: int,
         lr: float, seed: int, weight_decay: float = 0.01, record: bool = False,
-        progress: bool = False, desc: str = "training") -> np.ndarray | None:
+        class_weights: np.ndarray | None = None, progress: bool = False, desc: str = "training") -> np.ndarray | None:
     """Train ``module`` with AdamW and cross-entropy on shuffled mini-batches.
 
     The order of every epoch and every dropout mask come from generators seeded
     by ``seed``. With ``record``, return the (epochs, n, classes) softmax
     probabilities of each instance from its training forward pass in each
-    epoch: the training dynamics of Swayamdipta et al. (2020).
+    epoch: the training dynamics of Swayamdipta et al. (2020). ``class_weights``
+    weight the loss per class (for imbalanced probe targets such as L vs. U).
     """
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(targets, dtype=torch.long)
     n = len(x)
     order = torch.Generator().manual_seed(derive_seed(seed, "order"))
     optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
     dynamics = None
     module.train()
     with torch.random.fork_rng():

@@ -62,3 +62,14 @@ register("random", "cartal.strategies.random:RandomSampling",
 register("cartography", "cartal.strategies.cartography:Cartography",
          "Cartography Active Learning: probe on training dynamics, boundary of hard-to-learn",
          "Zhang and Plank, Findings of EMNLP 2021", aliases=("cal",))
+register("entropy", "cartal.strategies.uncertainty:Entropy",
+         "largest predictive entropy of the softmax", "Settles, 2009 (a baseline of the CAL paper)")
+register("least-confidence", "cartal.strategies.uncertainty:LeastConfidence",
+         "smallest maximum class probability", "Lewis and Gale, 1994 (a baseline of the CAL paper)")
+register("margin", "cartal.strategies.uncertainty:Margin",
+         "smallest gap between the two most probable classes", "Scheffer et al., 2001")
+register("coreset", "cartal.strategies.coreset:CoreSet",
+         "greedy k-center on the model's hidden representations", "Sener and Savarese, ICLR 2018")
+register("dal", "cartal.strategies.dal:DiscriminativeAL",
+         "probe on the hidden layer tells L from U; picks what looks least like L",
+         "Gissin and Shalev-Shwartz, 2019 (a baseline of the CAL paper)")
