@@ -76,6 +76,20 @@ class DiscriminativeParams:
 
 
 @dataclass(frozen=True)
+class MCDropoutParams:
+    """Monte Carlo dropout for mc-max-entropy and bald."""
+
+    passes: int = 10  # T forward passes with dropout on (the reference code: 10)
+
+
+@dataclass(frozen=True)
+class ContrastiveParams:
+    """Contrastive Active Learning (Margatina et al., 2021)."""
+
+    neighbours: int = 10  # k nearest labeled instances
+
+
+@dataclass(frozen=True)
 class MapParams:
     """Thresholds that name the regions of a data map."""
 
@@ -104,6 +118,8 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     cal: CartographyParams = field(default_factory=CartographyParams)
     dal: DiscriminativeParams = field(default_factory=DiscriminativeParams)
+    mc: MCDropoutParams = field(default_factory=MCDropoutParams)
+    contrastive: ContrastiveParams = field(default_factory=ContrastiveParams)
     map: MapParams = field(default_factory=MapParams)
     # the explicit round lists that dvc.yaml's foreach expands; see rounds_block()
     al_rounds: tuple[int, ...] = ()
@@ -172,6 +188,10 @@ def _validate(p: Params, source: str) -> None:
     for key, value in (("model.lr", p.model.lr), ("cal.probe_lr", p.cal.probe_lr), ("dal.lr", p.dal.lr)):
         if value <= 0:
             fail(key, f"must be positive, got {value}")
+    if p.contrastive.neighbours < 1:
+        fail("contrastive.neighbours", f"must be at least 1, got {p.contrastive.neighbours}")
+    if p.mc.passes < 1:
+        fail("mc.passes", f"must be at least 1, got {p.mc.passes}")
     for key in ("epochs", "batch_size"):
         value = getattr(p.dal, key)
         if value is not None and value < 1:

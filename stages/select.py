@@ -27,6 +27,8 @@ def run(params: Params, k: int) -> None:
         inputs.update(_model_outputs(k, labeled["id"].to_numpy(dtype=object), pool, strategy.needs))
     if "map" in strategy.needs:
         inputs["data_map"] = _aligned_map(k, labeled["id"])
+    if "mc" in strategy.needs:
+        inputs["pool_mc_probs"] = _mc_dropout(params, k, pool)
     state = PoolState(round=k, seed=params.seed, pool_ids=pool, labeled_ids=labeled["id"].to_numpy(dtype=object),
                       labeled_targets=common.targets(labeled["label"], labels), **inputs)
     selection = strategy.select(state, params.batch_size)
@@ -40,7 +42,7 @@ def run(params: Params, k: int) -> None:
 
 
 def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: frozenset[str]) -> dict:
-    """The PoolState fields (pool_probs, pool_hidden, labeled_hidden) that the strategy needs, in id order."""
+    """The PoolState fields (pool_/labeled_ probs and hidden) that the strategy needs, in id order."""
     path = layout.in_round(k, "outputs.parquet")
     table = art.read_table(path, art.OUTPUTS)
     index = pd.Index(art.ids(table))
@@ -50,7 +52,7 @@ def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: fro
         if (rows[name] < 0).any():
             raise ArtifactError(f"{path}: model outputs lack {(rows[name] < 0).sum()} {name} ids; "
                                 "rerun `dvc repro` (the stage 'record-dynamics' writes it)")
-    wanted = [("pool", "probs"), ("pool", "hidden"), ("labeled", "hidden")]
+    wanted = [("pool", "probs"), ("pool", "hidden"), ("labeled", "hidden"), ("labeled", "probs")]
     matrices = {column: art.vectors(table, column) for column in needs & {"probs", "hidden"}}
     return {f"{name}_{column}": matrices[column][rows[name]] for name, column in wanted if column in matrices}
 
@@ -63,3 +65,13 @@ def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
         raise ArtifactError(f"{path}: the data map lacks {len(missing)} labeled ids; "
                             "rerun `dvc repro` (the stage 'build-map' writes it)")
     return frame.loc[labeled_ids].reset_index()
+
+
+def _mc_dropout(params: Params, k: int, pool: np.ndarray) -> np.ndarray:
+    from cartal.models.files import load_classifier
+    from cartal.models.training import mc_dropout_proba
+    from cartal.seeding import derive_seed
+
+    model, _ = load_classifier(layout.in_round(k, "model.safetensors"))
+    features = common.Features("train").rows(pool)
+    return mc_dropout_proba(model, features, params.mc.passes, seed=derive_seed(params.seed, k))

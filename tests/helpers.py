@@ -15,7 +15,8 @@ def pool_state(n_labeled: int = 30, n_pool: int = 40, classes: int = 3, dim: int
     labeled_ids = np.array([f"l{i:03d}" for i in range(n_labeled)], dtype=object)
     pool_ids = np.array([f"p{i:03d}" for i in range(n_pool)], dtype=object)
     logits = generator.normal(size=(n_pool, classes))
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probs = softmax(logits)
+    mc_probs = softmax(logits[None] + generator.normal(scale=0.5, size=(5, n_pool, classes)))
     if correctness is None:
         correctness = np.linspace(0, 1, n_labeled)
     data_map = pd.DataFrame({
@@ -30,7 +31,14 @@ def pool_state(n_labeled: int = 30, n_pool: int = 40, classes: int = 3, dim: int
         pool_hidden=generator.normal(size=(n_pool, dim)).astype(np.float32),
         labeled_hidden=generator.normal(size=(n_labeled, dim)).astype(np.float32),
         data_map=data_map,
+        labeled_probs=softmax(generator.normal(size=(n_labeled, classes))).astype(np.float32),
+        pool_mc_probs=mc_probs.astype(np.float32),
     )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 class FirstIds(QueryStrategy):

@@ -131,3 +131,63 @@ def test_dal_picks_the_pool_region_that_l_does_not_cover():
     dal = strategies.create("dal")
     dal.lr, dal.epochs, dal.batch_size = 0.05, 40, 8
     assert sorted(dal.select(state, 2).ids) == ["p20", "p21"]
+
+
+def test_a_users_class_is_selectable_by_import_path():
+    state = pool_state()
+    assert strategies.create("helpers:FirstIds").select(state, 2).ids.tolist() == ["p000", "p001"]
+    with pytest.raises(UnknownStrategyError, match="could not be imported"):
+        strategies.resolve("helpers:Missing")
+    with pytest.raises(UnknownStrategyError, match="not a subclass"):
+        strategies.resolve("helpers:pool_state")
+
+
+def test_bald_and_mc_max_entropy_are_different_scores():
+    # p0: every pass equally unsure (high entropy, no disagreement); p1: confident passes that disagree
+    unsure = np.array([[0.5, 0.5]] * 4)
+    disagree = np.array([[0.95, 0.05], [0.05, 0.95]] * 2)
+    state = replace(probs_state([[0.5, 0.5], [0.5, 0.5]]), pool_mc_probs=np.stack([unsure, disagree], axis=1))
+    # mean of both is (.5, .5): the same max entropy ln 2, but only p1 carries mutual information
+    assert make("mc-max-entropy").score(state) == pytest.approx([np.log(2), np.log(2)])
+    bald = make("bald").score(state)
+    assert bald[0] == pytest.approx(0, abs=1e-9) and bald[1] > 0.4
+    assert make("bald").select(state, 1).ids.tolist() == ["p1"]
+
+
+def test_mc_dropout_passes_are_seeded_and_differ_from_each_other():
+    import torch
+    from cartal.models.mlp import MLPClassifier
+    from cartal.models.training import mc_dropout_proba
+
+    torch.manual_seed(0)
+    model = MLPClassifier(8, 3, dropout=0.3)
+    x = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    first, again = mc_dropout_proba(model, x, 6, seed=1), mc_dropout_proba(model, x, 6, seed=1)
+    assert first.shape == (6, 20, 3) and np.array_equal(first, again)
+    assert not np.allclose(first[0], first[1])  # dropout is on
+    assert not model.training  # left in evaluation mode
+
+
+def test_contrastive_picks_the_prediction_that_contradicts_its_neighbour():
+    labeled_hidden, labeled_probs = [[0.0], [10.0]], [[0.9, 0.1], [0.1, 0.9]]
+    state = replace(
+        probs_state([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8]], hidden=[[0.2], [9.8], [0.3]], labeled_hidden=labeled_hidden),
+        labeled_probs=np.array(labeled_probs, np.float32))
+    contrastive = strategies.create("contrastive")
+    contrastive.neighbours = 1
+    scores = contrastive.score(state)
+    # p2's neighbour is l0: KL((.9,.1) || (.2,.8)) = .9 ln(.9/.2) + .1 ln(.1/.8)
+    assert scores[2] == pytest.approx(0.9 * np.log(4.5) + 0.1 * np.log(0.125), rel=1e-5)
+    assert scores[0] == pytest.approx(0, abs=1e-6) and scores[1] == pytest.approx(0, abs=1e-6)
+    assert contrastive.select(state, 1).ids.tolist() == ["p2"]
+
+
+def test_badge_starts_at_the_largest_gradient_and_never_repeats_a_direction():
+    probs = [[0.5, 0.5], [0.5, 0.5], [0.7, 0.3], [0.99, 0.01]]
+    hidden = [[3.0, 0.0], [3.0, 0.0], [0.0, 2.0], [1.0, 1.0]]
+    state = probs_state(probs, hidden=hidden)
+    for seed in range(20):
+        selection = make("badge").select(replace(state, seed=seed), 2)
+        assert selection.ids[0] == "p0"  # largest gradient norm; p1 ties and loses on id
+        assert selection.ids[1] != "p1"  # a copy of p0 is at distance 0: never drawn
+    assert make("badge").select(state, 4).scores.tolist() == [4, 3, 2, 1]

@@ -72,3 +72,19 @@ def hidden_and_proba(module, features: np.ndarray, batch_size: int = 8192) -> tu
         return (np.empty((0, module.config["hidden_dim"]), np.float32),
                 np.empty((0, module.config["n_classes"]), np.float32))
     return torch.cat(hidden).numpy(), torch.cat(probs).numpy()
+
+
+@torch.inference_mode()
+def mc_dropout_proba(module: nn.Module, features: np.ndarray, passes: int, seed: int,
+                     batch_size: int = 8192) -> np.ndarray:
+    """(passes, n, classes) softmax probabilities with dropout on (Gal and Ghahramani, 2016), seeded."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    out = []
+    module.train()  # dropout on; nothing is updated under inference_mode
+    with torch.random.fork_rng():
+        torch.manual_seed(derive_seed(seed, "mc-dropout"))
+        for _ in range(passes):
+            chunks = [torch.softmax(module(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
+            out.append(torch.cat(chunks) if chunks else torch.empty(0, module.config["n_classes"]))
+    module.eval()
+    return torch.stack(out).numpy()

@@ -1,7 +1,8 @@
 """Query strategies behind one contract, found by name in a registry.
 
 Modules are imported only when their strategy is used, so choosing ``random``
-never imports torch. ``register`` adds a strategy from any importable module.
+never imports torch. A strategy of one's own needs no registration: name it as
+``strategy: my_module:MyStrategy``; ``register`` gives it a short name.
 """
 
 from __future__ import annotations
@@ -44,11 +45,28 @@ def available() -> list[StrategyInfo]:
 
 
 def resolve(name: str) -> StrategyInfo:
+    """The registered strategy ``name`` (or alias), or a user's class given as "module:Class"."""
+    if ":" in name:
+        return _from_import_path(name)
     canonical = _ALIASES.get(name, name)
     if canonical not in _REGISTRY:
         known = ", ".join(f"{i.name}" + (f" (alias {', '.join(i.aliases)})" if i.aliases else "") for i in available())
         raise UnknownStrategyError(f"unknown strategy {name!r}; known strategies: {known} (see `cartal strategies`)")
     return _REGISTRY[canonical]
+
+
+def _from_import_path(target: str) -> StrategyInfo:
+    info = StrategyInfo(target, target, "user-defined", "")
+    try:
+        cls = info.load()
+    except (ImportError, AttributeError) as exc:
+        raise UnknownStrategyError(
+            f"strategy {target!r} could not be imported ({exc}); give it as 'module:Class' with the module "
+            "importable from the project root or the environment"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, QueryStrategy)):
+        raise UnknownStrategyError(f"strategy {target!r} is not a subclass of cartal.strategies.QueryStrategy")
+    return info
 
 
 def create(name: str, params=None) -> QueryStrategy:
@@ -73,3 +91,14 @@ register("coreset", "cartal.strategies.coreset:CoreSet",
 register("dal", "cartal.strategies.dal:DiscriminativeAL",
          "probe on the hidden layer tells L from U; picks what looks least like L",
          "Gissin and Shalev-Shwartz, 2019 (a baseline of the CAL paper)")
+register("mc-max-entropy", "cartal.strategies.mc_dropout:MCMaxEntropy",
+         "entropy of the mean of T dropout passes (the CAL paper's \"BALD\")",
+         "Gal et al., ICML 2017; the reference code of Zhang and Plank, 2021")
+register("bald", "cartal.strategies.mc_dropout:BALD",
+         "mutual information between prediction and weights under T dropout passes",
+         "Houlsby et al., 2011; Gal et al., ICML 2017")
+register("contrastive", "cartal.strategies.contrastive:ContrastiveAL",
+         "Contrastive Active Learning: predictions far (KL) from the nearest labeled neighbours' (not Cartography AL)",
+         "Margatina et al., EMNLP 2021")
+register("badge", "cartal.strategies.badge:Badge",
+         "k-means++ seeding on gradient embeddings of the last layer", "Ash et al., ICLR 2020")

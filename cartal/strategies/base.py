@@ -19,7 +19,9 @@ class PoolState:
     Arrays about the pool follow ``pool_ids``, arrays about L follow
     ``labeled_ids``. The optional fields are filled when the strategy's
     ``needs`` names them: ``probs`` (the main model's class probabilities),
-    ``hidden`` (its hidden representations h), ``map`` (L's data map).
+    ``hidden`` (its hidden representations h), ``map`` (L's data map),
+    ``mc`` (``pool_mc_probs``: class probabilities of T passes with dropout on,
+    shaped (T, pool, classes)).
     """
 
     round: int
@@ -31,11 +33,15 @@ class PoolState:
     pool_hidden: np.ndarray | None = None
     labeled_hidden: np.ndarray | None = None
     data_map: pd.DataFrame | None = None
+    labeled_probs: np.ndarray | None = None
+    pool_mc_probs: np.ndarray | None = None
 
     def __post_init__(self):
         m, n = len(self.pool_ids), len(self.labeled_ids)
+        if self.pool_mc_probs is not None and self.pool_mc_probs.shape[1] != m:
+            raise ValueError(f"PoolState.pool_mc_probs covers {self.pool_mc_probs.shape[1]} instances, expected {m}")
         for name, expected in (("pool_probs", m), ("pool_hidden", m), ("labeled_hidden", n),
-                               ("labeled_targets", n), ("data_map", n)):
+                               ("labeled_targets", n), ("data_map", n), ("labeled_probs", n)):
             value = getattr(self, name)
             if value is not None and len(value) != expected:
                 raise ValueError(f"PoolState.{name} has {len(value)} rows, expected {expected}")
