@@ -64,6 +64,7 @@ class CartographyParams:
     probe_lr: float = 5e-5
     probe_relu: bool = False  # the reference code puts a ReLU on the probe's output
     fallback: str = "random"  # strategy used when L holds only one binary class
+    dynamics: str = "training"  # training forward passes (the paper) | evaluation: a pass over L after each epoch
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def _validate(p: Params, source: str) -> None:
         fail("model.dropout", f"must be in [0, 1), got {p.model.dropout}")
     if not 0 <= p.map.ambiguous_quantile <= 1:
         fail("map.ambiguous_quantile", f"must be in [0, 1], got {p.map.ambiguous_quantile}")
+    if p.cal.dynamics not in ("training", "evaluation"):
+        fail("cal.dynamics", f"is {p.cal.dynamics!r}; use training (the paper) or evaluation")
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1:

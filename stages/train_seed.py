@@ -1,4 +1,9 @@
-"""train-seed@k: a fresh, seeded classifier on L_k -> model.safetensors and the per-epoch training log."""
+"""train-seed@k: a fresh, seeded classifier on L_k -> model.safetensors and the per-epoch training log.
+
+The log holds each instance's class probabilities in each epoch, from the
+source that `cal.dynamics` names (the training forward passes, or an
+evaluation pass after each epoch).
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ def run(params: Params, k: int) -> None:
                        params.seed, k, "classifier")
     epoch_probs = fit(model, x, y, epochs=m.epochs, batch_size=m.batch_size, lr=m.lr,
                       weight_decay=m.weight_decay, seed=derive_seed(params.seed, k, "classifier"),
-                      record=True, progress=True, desc=f"round {k}: training on {len(y)}")
+                      record=True, record_from=params.cal.dynamics, progress=True,
+                      desc=f"round {k}: training on {len(y)}")
     epochs, n, classes = epoch_probs.shape
     log_table = art.table_from_columns(art.TRAINING, {
         "epoch": np.repeat(np.arange(1, epochs + 1, dtype=np.int32), n),

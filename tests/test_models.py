@@ -86,3 +86,19 @@ def test_corrupt_model_file_is_named(tmp_path):
         load_classifier(path)
     with pytest.raises(ArtifactError, match=r"missing; run `dvc repro` \(the stage 'train-seed'"):
         load_classifier(tmp_path / "absent.safetensors")
+
+
+def test_dynamics_from_an_evaluation_pass_after_each_epoch():
+    x, y = toy()
+    trained = {}
+    for source in ("training", "evaluation"):
+        model = seeded(lambda: MLPClassifier(6, 3, dropout=0.3), 5, 0, "classifier")
+        trained[source] = (model, fit(model, x, y, epochs=3, batch_size=16, lr=1e-2, seed=5, record=True,
+                                      record_from=source))
+    (model_t, from_training), (model_e, from_evaluation) = trained["training"], trained["evaluation"]
+    for p, q in zip(model_t.state_dict().values(), model_e.state_dict().values()):
+        assert torch.equal(p, q)  # the extra passes change nothing about training
+    assert np.allclose(from_evaluation[-1], predict_proba(model_e, x), atol=1e-6)  # the last epoch's eval pass
+    assert not np.allclose(from_training[-1], from_evaluation[-1])
+    with pytest.raises(ValueError, match="record_from"):
+        fit(model_e, x, y, epochs=1, batch_size=16, lr=1e-2, seed=5, record=True, record_from="test")

@@ -11,16 +11,21 @@ from cartal.seeding import derive_seed
 
 
 def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs: int, batch_size: int,
-        lr: float, seed: int, weight_decay: float = 0.01, record: bool = False,
+        lr: float, seed: int, weight_decay: float = 0.01, record: bool = False, record_from: str = "training",
         class_weights: np.ndarray | None = None, progress: bool = False, desc: str = "training") -> np.ndarray | None:
     """Train ``module`` with AdamW and cross-entropy on shuffled mini-batches.
 
     The order of every epoch and every dropout mask come from generators seeded
     by ``seed``. With ``record``, return the (epochs, n, classes) softmax
-    probabilities of each instance from its training forward pass in each
-    epoch: the training dynamics of Swayamdipta et al. (2020). ``class_weights``
+    probabilities of each instance in each epoch: the training dynamics of
+    Swayamdipta et al. (2020), read off the training forward pass (dropout on,
+    weights changing within the epoch; ``record_from="training"``, as the
+    paper) or off a separate evaluation pass over all instances at the end of
+    each epoch (``record_from="evaluation"``). ``class_weights``
     weight the loss per class (for imbalanced probe targets such as L vs. U).
     """
+    if record_from not in ("training", "evaluation"):
+        raise ValueError(f"record_from must be 'training' or 'evaluation', got {record_from!r}")
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(targets, dtype=torch.long)
     n = len(x)
@@ -41,10 +46,16 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-                if record:
+                if record and record_from == "training":
                     if dynamics is None:
                         dynamics = np.empty((epochs, n, logits.shape[1]), dtype=np.float32)
                     dynamics[epoch, index.numpy()] = torch.softmax(logits.detach(), dim=1).numpy()
+            if record and record_from == "evaluation":
+                probs = predict_proba(module, features)  # leaves the module in eval mode
+                module.train()
+                if dynamics is None:
+                    dynamics = np.empty((epochs, n, probs.shape[1]), dtype=np.float32)
+                dynamics[epoch] = probs
     module.eval()
     return dynamics
 
