@@ -72,9 +72,12 @@ def ambiguous_threshold(variability: np.ndarray, thresholds: MapParams) -> float
 
 
 def regions(confidence: np.ndarray, variability: np.ndarray, thresholds: MapParams) -> np.ndarray:
-    """Ambiguous if variability is in the top quantile; otherwise easy-to-learn if confident, else hard-to-learn."""
+    """Ambiguous if variability lies above the quantile; otherwise easy-to-learn if confident, else hard-to-learn.
+
+    Strictly above, so that instances that never vary (one epoch, say) are not all ambiguous.
+    """
     return np.where(
-        variability >= ambiguous_threshold(variability, thresholds), "ambiguous",
+        variability > ambiguous_threshold(variability, thresholds), "ambiguous",
         np.where(confidence >= thresholds.easy_confidence, "easy-to-learn", "hard-to-learn"),
     ).astype(object)
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 def run(params: Params) -> None:
     strategies.resolve(params.strategy)  # an unknown strategy fails now, not after embedding
+    strategies.check_fallback(params.cal.fallback)
     dataset = datasets.load(params.dataset, params.data)
     check_budget(len(dataset.train), params.seed_size, params.batch_size, params.rounds)
     train_ids = dataset.train["id"].to_numpy(dtype=object)

@@ -117,7 +117,8 @@ def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, see
         if size is None or size >= len(frame):
             return frame
         counts = frame["label"].value_counts()
-        stratify = frame["label"] if size >= len(counts) and counts.min() >= 2 else None
+        both_sides_hold_every_class = min(size, len(frame) - size) >= len(counts) and counts.min() >= 2
+        stratify = frame["label"] if both_sides_hold_every_class else None
         kept, _ = train_test_split(frame, train_size=size, random_state=seed, stratify=stratify)
         return _sorted(kept)
 

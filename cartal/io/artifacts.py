@@ -24,6 +24,16 @@ from cartal.errors import ArtifactError
 VECTOR = "vector"  # marks a column of fixed-size float32 lists of any dimension
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; artifacts get the usual permissions instead
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of artifact: its columns and the stage that writes it."""
@@ -104,6 +114,7 @@ def atomic_path(path: str | Path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     try:
         yield Path(tmp)

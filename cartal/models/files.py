@@ -32,6 +32,6 @@ def load_classifier(path: str | Path) -> tuple[MLPClassifier, tuple[str, ...]]:
         config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
         model = MLPClassifier(**config)
         model.load_state_dict(load_file(str(path)))
-    except (SafetensorError, KeyError, ValueError, RuntimeError, OSError) as exc:
+    except (SafetensorError, KeyError, TypeError, ValueError, RuntimeError, OSError) as exc:
         raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {fix}") from exc
     return model.eval(), labels

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from cartal.errors import UnknownStrategyError
 from cartal.strategies.base import PoolState, QueryStrategy, Selection, top_b
 
-__all__ = ["PoolState", "QueryStrategy", "Selection", "top_b", "register", "resolve", "create", "available"]
+__all__ = ["PoolState", "QueryStrategy", "Selection", "top_b", "register", "resolve", "create", "available",
+           "check_fallback"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ def _from_import_path(target: str) -> StrategyInfo:
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, QueryStrategy)):
         raise UnknownStrategyError(f"strategy {target!r} is not a subclass of cartal.strategies.QueryStrategy")
+    return info
+
+
+def check_fallback(name: str) -> StrategyInfo:
+    """CAL's fallback: any known strategy but CAL itself, which could need the fallback again."""
+    info = resolve(name)
+    if info.name == "cartography":
+        raise UnknownStrategyError(f"cal.fallback cannot be {name!r}: it is the strategy that falls back; "
+                                   "use random or another strategy")
     return info
 
 

@@ -57,9 +57,9 @@ class Cartography(QueryStrategy):
             missing = "hard-to-learn" if targets.all() else "not-hard-to-learn"
             reason = f"cartography fallback: L holds no {missing} instance at tau={self.tau}"
             log.warning("round %d: %s; %s picks this batch", state.round, reason, self.fallback)
-            from cartal.strategies import create
+            from cartal.strategies import check_fallback
 
-            chosen = create(self.fallback).select(state, batch_size)
+            chosen = check_fallback(self.fallback).load()().select(state, batch_size)
             return replace(chosen, picked_by=f"{chosen.picked_by} ({reason})")
         return super().select(state, batch_size)
 

@@ -33,7 +33,9 @@ class DiscriminativeAL(QueryStrategy):
         from cartal.models.mlp import linear_probe, seeded
         from cartal.models.training import fit, predict_proba
 
-        features = np.concatenate([state.labeled_hidden, state.pool_hidden])
+        # Train in id order: mini-batch order follows row order, and the pool's reading order must not matter.
+        order = np.argsort(np.asarray(state.pool_ids, dtype=str), kind="stable")
+        features = np.concatenate([state.labeled_hidden, state.pool_hidden[order]])
         targets = np.r_[np.ones(len(state.labeled_hidden), np.int64), np.zeros(len(state.pool_hidden), np.int64)]
         counts = np.bincount(targets, minlength=2).astype(np.float64)
         weights = len(targets) / (2 * np.maximum(counts, 1))  # balanced: each side weighs the same in the loss
