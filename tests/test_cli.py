@@ -3,10 +3,13 @@
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cartal.cli import app
+from cartal.cli import STAGES, app
+from cartal.params import load_params
+from cartal.strategies import available
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -24,6 +27,27 @@ def test_strategies_lists_cartography_with_its_alias():
     result = runner.invoke(app, ["strategies"])
     assert result.exit_code == 0
     assert "cartography (alias: cal)" in result.output and "Zhang and Plank" in result.output
+    names = [line.split()[0] for line in result.output.splitlines() if line and not line.startswith(" ")]
+    assert names == [info.name for info in available()]
+
+
+@pytest.mark.parametrize("command, per_round, summary", [(c, r, h) for c, _, r, h in STAGES])
+def test_stage_commands_have_help(command, per_round, summary):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "--params" in result.output
+    assert " ".join(summary.split()[:4]) in result.output
+    assert ("active-learning round" in result.output) == per_round
+
+
+def test_a_bad_dataset_in_a_stage_command(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "stages", tmp_path / "stages")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["dataset"] = "agnews"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["prepare", "--params", "p.yaml"])
+    assert result.exit_code == 1 and "error: p.yaml: 'dataset' is 'agnews'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_bad_params_give_one_error_line_and_exit_1(tmp_path, monkeypatch):
@@ -36,6 +60,9 @@ def test_bad_params_give_one_error_line_and_exit_1(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "error: params.yaml: unknown key 'model.lrr'" in result.output
     assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "model.lrr" in errors[0]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not (tmp_path / "data").exists()  # nothing written
 
 
@@ -52,3 +79,16 @@ def test_rounds_rewrites_params(tmp_path):
     assert result.exit_code == 0, result.output
     written = yaml.safe_load(path.read_text())
     assert written["rounds"] == 4 and written["al"]["rounds"] == [0, 1, 2, 3, 4]
+    assert "rounds = 4" in result.output
+    assert [q["k"] for q in written["al"]["queries"]] == [0, 1, 2, 3]
+    assert load_params(path).rounds == 4
+    assert yaml.safe_load(path.read_text())["model"] == yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
+
+
+def test_rounds_refuses_a_bad_file_and_a_negative_count(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("rounds: 2\nmodel: {lrr: 1}\n")
+    result = runner.invoke(app, ["rounds", "4", "--params", str(path)])
+    assert result.exit_code == 1 and "unknown key 'model.lrr'" in result.output and "Traceback" not in result.output
+    assert path.read_text() == "rounds: 2\nmodel: {lrr: 1}\n"
+    assert runner.invoke(app, ["rounds", "-1", "--params", str(path)]).exit_code == 2  # a usage error

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartal.data.datasets import TREC_LABELS, load_bbc, load_trec_csv, subsample, trec_from_hf
+from cartal.data.datasets import TREC_LABELS, load, load_bbc, load_trec_csv, subsample, trec_from_hf
 from cartal.data.split import check_budget, draw_seed_set
 from cartal.data.validate import validate_frame
 from cartal.errors import BudgetError, DataError
+from cartal.params import DataParams
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,28 @@ def test_trec_from_the_shared_csvs(trec):
     assert first["text"] == "How did serfdom develop in and then leave Russia ?" and first["label"] == "DESC"
 
 
+def test_trec_ids_are_the_csvs_row_numbers(trec, shared_data):
+    raw = pd.read_csv(shared_data / "trec" / "train.csv", keep_default_na=False)
+    by_id = trec.train.set_index("id")
+    for row in (0, 1, 2500, 5451):
+        record = raw.iloc[row]
+        assert by_id.loc[f"train-{int(record.iloc[0])}", "text"] == record["Description"]
+        assert by_id.loc[f"train-{int(record.iloc[0])}", "label"] == TREC_LABELS[int(record["Class Index"]) - 1]
+    assert set(trec.test["id"]) == {f"test-{i}" for i in range(500)}
+    again = load_trec_csv(shared_data / "trec")
+    pd.testing.assert_frame_equal(again.train, trec.train)
+
+
+def test_load_dispatches_and_subsamples(shared_data):
+    small = load("trec", DataParams(trec_dir=str(shared_data / "trec"), max_train=300, max_test=60))
+    assert (small.name, len(small.train), len(small.test)) == ("trec", 300, 60)
+    with pytest.raises(DataError, match="unknown dataset 'agnews'"):
+        load("agnews", DataParams())
+
+
 def test_trec_from_a_hub_style_dataset_saved_to_disk(tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     features = datasets.Features({
         "text": datasets.Value("string"),
         "coarse_label": datasets.ClassLabel(names=["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]),  # the hub's order
@@ -39,10 +60,39 @@ def test_trec_from_a_hub_style_dataset_saved_to_disk(tmp_path):
     assert loaded.train["label"].tolist() == ["ABBR", "HUM", "LOC"]
     assert loaded.test["label"].tolist() == ["ABBR", "DESC"]
     assert loaded.labels == TREC_LABELS
+    assert loaded.train["id"].tolist() == ["train-0", "train-1", "train-2"]
+    assert loaded.train["text"].tolist() == rows["train"]["text"]
 
 
-def test_bbc_from_its_package():
-    bbc = load_bbc(test_size=0.2, split_seed=0)
+BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sport": 511, "tech": 401}
+
+
+@pytest.fixture(scope="module")
+def bbc():
+    return load_bbc(test_size=0.2, split_seed=0)
+
+
+def test_bbc_has_its_five_topics(bbc):
+    both = pd.concat([bbc.train, bbc.test])
+    assert len(both) == 2225 and both["id"].is_unique
+    counts = both["label"].value_counts()
+    # the package names the sport folder "sports"; accept either spelling, but each count exactly
+    assert {("sport" if label.startswith("sport") else label): int(n) for label, n in counts.items()} == BBC_COUNTS
+    assert list(bbc.labels) == sorted(counts.index)
+    assert all(i.split("/")[0] == label for i, label in zip(both["id"], both["label"]))
+    assert (both["text"].str.strip().str.len() > 0).all()
+
+
+@pytest.mark.parametrize("test_size", [0.1, 0.3])
+def test_bbc_test_split_follows_test_size_per_class(test_size):
+    split = load_bbc(test_size=test_size, split_seed=4)
+    assert len(split.test) == int(np.ceil(test_size * 2225)) and len(split.train) + len(split.test) == 2225
+    total = pd.concat([split.train, split.test])["label"].value_counts()
+    for label, n in split.test["label"].value_counts().items():
+        assert abs(n - test_size * total[label]) <= 1  # stratified: every topic holds out its share
+
+
+def test_bbc_from_its_package(bbc):
     assert len(bbc.train) + len(bbc.test) == 2225
     assert len(bbc.test) == 445 and len(bbc.labels) == 5
     assert bbc.labels == tuple(sorted(bbc.labels))
@@ -59,6 +109,19 @@ def test_subsample_is_stratified_and_deterministic(trec):
     assert (len(small.train), len(small.test)) == (600, 120)
     assert set(small.train["label"]) == set(TREC_LABELS)
     assert small.train["id"].tolist() == subsample(trec, 600, 120, seed=0).train["id"].tolist()
+    assert small.train["id"].tolist() != subsample(trec, 600, 120, seed=1).train["id"].tolist()
+    assert small.train["id"].is_monotonic_increasing and set(small.train["id"]) <= set(trec.train["id"])
+    full = trec.train["label"].value_counts()
+    for label, n in small.train["label"].value_counts().items():
+        assert abs(n - 600 * full[label] / len(trec.train)) <= 1  # the class shares of the full split
+    kept = subsample(trec, None, None, seed=0)
+    assert len(kept.train) == 5452 and len(kept.test) == 500
+
+
+def test_subsample_almost_everything(trec):
+    # a sample that leaves fewer instances out than there are classes is still a valid request
+    small = subsample(trec, len(trec.train) - 1, len(trec.test) - 2, seed=0)
+    assert (len(small.train), len(small.test)) == (5451, 498)
 
 
 def frame(**columns):
@@ -73,6 +136,8 @@ def frame(**columns):
     (frame(text=["one", "  ", None]), r"2 empty text\(s\), ids b, c"),
     (frame(id=["a", "b", "a"]), r"duplicate ids a"),
     (frame(label=["x", "", "y"]), r"empty label"),
+    (frame(id=None), r"column\(s\) id missing"),
+    (frame(id=["a", "b", "a"], text=["one", "two", "three"]).assign(id=["a", "b", "b"]), r"duplicate ids b;"),
 ])
 def test_bad_frames_are_refused_with_the_offending_rows(bad, message):
     with pytest.raises(DataError, match=message):
@@ -82,6 +147,36 @@ def test_bad_frames_are_refused_with_the_offending_rows(bad, message):
 def test_unknown_label_is_named():
     with pytest.raises(DataError, match=r"unknown label\(s\) z \(known: x, y\), ids c"):
         validate_frame(frame(label=["x", "y", "z"]), source="mine.csv", labels=("x", "y"))
+
+
+def test_a_good_frame_comes_back_as_strings():
+    good = validate_frame(pd.DataFrame({"label": ["x", "y"], "text": ["a", "b"], "id": [1, 2], "extra": [0, 0]}),
+                          source="mine.csv", labels=("x", "y"))
+    assert list(good.columns) == ["id", "text", "label"] and good["id"].tolist() == ["1", "2"]
+
+
+def write_trec(folder, train, test=",Class Index,Description\n0,2,Why ?\n"):
+    (folder / "train.csv").write_text(train)
+    (folder / "test.csv").write_text(test)
+
+
+@pytest.mark.parametrize("train, message", [
+    (",Class Index,Description\n0,2,Why ?\n1,x,What ?\n2,0,Who ?\n", r"train\.csv: 'Class Index' must be 1..6; bad rows: 1, 2"),
+    (",Class Index,Description\n0,2,Why ?\n1,3,\n2,4,  \n", r"train\.csv: 2 empty text\(s\), ids train-1, train-2"),
+    (",Class Index,Description\n0,2,Why ?\n0,3,What ?\n", r"train\.csv: duplicate ids train-0"),
+    (",Class Index,Text\n0,2,Why ?\n", r"train\.csv: column 'Description' missing \(found .*Text\)"),
+    (",Label,Description\n0,2,Why ?\n", r"train\.csv: column 'Class Index' missing"),
+])
+def test_bad_trec_csvs_are_named(tmp_path, train, message):
+    write_trec(tmp_path, train)
+    with pytest.raises(DataError, match=message):
+        load_trec_csv(tmp_path)
+
+
+def test_a_small_good_trec_csv(tmp_path):
+    write_trec(tmp_path, ",Class Index,Description\n7,1,What is AI ?\n3,6,How many ?\n")
+    small = load_trec_csv(tmp_path)
+    assert small.train.set_index("id")["label"].to_dict() == {"train-3": "NUM", "train-7": "ABBR"}
 
 
 def test_trec_csv_problems(tmp_path):
@@ -97,7 +192,10 @@ def test_trec_csv_problems(tmp_path):
 
 
 def test_budget_checks_name_the_keys():
-    check_budget(n_train=1000, seed_size=500, batch_size=50, rounds=10)
+    check_budget(n_train=1000, seed_size=500, batch_size=50, rounds=10)  # exactly all of the train split
+    check_budget(n_train=1000, seed_size=999, batch_size=50, rounds=0)
+    with pytest.raises(BudgetError, match=r"seed_size 500 \+ rounds 11 x batch_size 50 = 1050 labels"):
+        check_budget(n_train=1000, seed_size=500, batch_size=50, rounds=11)
     with pytest.raises(BudgetError, match=r"seed_size is 1000 but the train split holds 1000"):
         check_budget(n_train=1000, seed_size=1000, batch_size=50, rounds=1)
     with pytest.raises(BudgetError, match=r"= 2000 labels.*holds 1000; set rounds to at most 10 \(`cartal rounds 10`\)"):
@@ -110,5 +208,13 @@ def test_seed_set_is_a_seeded_uniform_draw():
     assert len(set(first)) == 100 and set(first) <= set(ids)
     assert first.tolist() == draw_seed_set(ids, 100, seed=398048).tolist()
     assert first.tolist() != draw_seed_set(ids, 100, seed=127003).tolist()
-    with pytest.raises(BudgetError):
+    assert first.tolist() == sorted(first.tolist())
+    assert sorted(draw_seed_set(ids, 1000, seed=1)) == sorted(ids)  # the whole split, each id once
+    with pytest.raises(BudgetError, match=r"a seed set of 1001 cannot be drawn from 1000 instances; lower seed_size"):
         draw_seed_set(ids, 1001, seed=1)
+
+
+def test_seed_sets_are_uniform_over_many_seeds():
+    ids = np.array([f"i{n:02d}" for n in range(20)], dtype=object)
+    counts = pd.Series(np.concatenate([draw_seed_set(ids, 5, seed=s) for s in range(400)])).value_counts()
+    assert len(counts) == 20 and counts.min() > 60 and counts.max() < 140  # expected 100 each

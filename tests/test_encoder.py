@@ -22,11 +22,19 @@ def vectors():
 
 
 def test_the_default_encoder_is_on_disk():
-    assert (Path(resolve(MINILM)) / "config.json").is_file()
+    folder = Path(resolve(MINILM))
+    assert folder.is_dir() and (folder / "config.json").is_file()
+    assert resolve("all-MiniLM-L6-v2") == str(folder)  # the short name too
+
+
+def test_resolve_keeps_folders_and_other_names(tmp_path):
+    assert resolve(str(tmp_path)) == str(tmp_path)
+    assert resolve("someone/some-model") == "someone/some-model"  # left to the hub
 
 
 def test_shape_and_determinism(vectors):
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    assert np.isfinite(vectors).all()
     assert np.array_equal(vectors, encode(TEXTS, MINILM, max_length=64, batch_size=2, progress=False))
 
 
@@ -34,6 +42,9 @@ def test_rows_follow_the_input_order(vectors):
     order = [2, 0, 3, 1]
     permuted = encode([TEXTS[i] for i in order], MINILM, max_length=64, batch_size=3, progress=False)
     assert np.allclose(permuted, vectors[order], atol=1e-5)
+    alone = encode([TEXTS[3]], MINILM, max_length=64, progress=False)  # no padding at all
+    assert np.allclose(alone[0], vectors[3], atol=1e-5)
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-3)  # different texts, different rows
 
 
 def test_paraphrases_are_closer_than_unrelated_texts(vectors):

@@ -1,5 +1,7 @@
 """The paper's MLP, the seeded training loop that records dynamics, and safetensors files."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -34,12 +36,35 @@ def test_architecture_is_the_papers():
     assert model.body[2].p == 0.3
     assert model.hidden(torch.zeros(2, 10)).shape == (2, 10)
     assert [type(m).__name__ for m in linear_probe(10, relu=True)] == ["Linear", "ReLU"]
+    assert model.body[0].in_features == 10 and model.head.in_features == 10 and model.head.out_features == 4
+    assert model.config == {"in_dim": 10, "n_classes": 4, "hidden_dim": 10, "dropout": 0.3}
+
+
+def test_hidden_size_and_dropout_are_parameters():
+    model = MLPClassifier(12, 5, hidden_dim=7, dropout=0.1)
+    assert (model.body[0].out_features, model.body[3].in_features, model.body[3].out_features) == (7, 7, 7)
+    assert model.body[2].p == model.body[5].p == 0.1
+    assert model(torch.zeros(3, 12)).shape == (3, 5) and model.hidden(torch.zeros(3, 12)).shape == (3, 7)
+    probe = linear_probe(7)
+    assert [type(m).__name__ for m in probe] == ["Linear"] and probe(torch.zeros(2, 7)).shape == (2, 2)
+
+
+def test_hidden_is_the_input_of_the_output_layer():
+    model = MLPClassifier(6, 3).eval()
+    x = torch.as_tensor(toy(n=10)[0])
+    with torch.no_grad():
+        assert torch.allclose(model.head(model.hidden(x)), model(x))
+        assert (model.hidden(x) >= 0).all()  # the output of the second ReLU
 
 
 def test_recorded_dynamics_are_per_epoch_probabilities():
     _, dynamics = train(seed=1)
-    assert dynamics.shape == (8, 120, 3)
+    assert dynamics.shape == (8, 120, 3) and dynamics.dtype == np.float32
     assert np.allclose(dynamics.sum(axis=2), 1, atol=1e-5)
+    assert (dynamics >= 0).all() and np.isfinite(dynamics).all()
+    assert not np.array_equal(dynamics[0], dynamics[-1])  # each epoch is recorded, not one copied
+    _, nothing = train(seed=1, record=False)
+    assert nothing is None
     gold_prob = dynamics[:, np.arange(120), toy()[1]]
     assert gold_prob[-1].mean() > gold_prob[0].mean()  # the model learns over the epochs
 
@@ -69,14 +94,40 @@ def test_training_does_not_touch_global_random_state():
 def test_safetensors_round_trip(tmp_path):
     model, _ = train(seed=1)
     path = save_classifier(model, ("a", "b", "c"), tmp_path / "model.safetensors")
-    header_size = int.from_bytes(path.read_bytes()[:8], "little")
-    assert path.read_bytes()[8:9] == b"{" and header_size < path.stat().st_size  # a safetensors header, no pickle
+    raw = path.read_bytes()
+    header_size = int.from_bytes(raw[:8], "little")
+    assert raw[8:9] == b"{" and header_size < len(raw)  # a safetensors header, no pickle
+    header = json.loads(raw[8:8 + header_size])
+    assert header["__metadata__"]["format"] == "cartal-mlp-1"
+    assert json.loads(header["__metadata__"]["labels"]) == ["a", "b", "c"]
+    assert {name for name in header if name != "__metadata__"} == set(model.state_dict())
+    assert not raw.startswith(b"\x80") and b"PK" != raw[:2]  # neither a pickle nor torch.save's zip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]  # no temporary left
     loaded, labels = load_classifier(path)
     assert labels == ("a", "b", "c")
     x, _ = toy(seed=9)
     assert np.array_equal(predict_proba(loaded, x), predict_proba(model, x))
     hidden, probs = hidden_and_proba(loaded, x)
     assert hidden.shape == (120, 6) and np.allclose(probs, predict_proba(model, x))
+    assert not loaded.training and loaded.config == model.config
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+
+
+@pytest.mark.parametrize("metadata", [
+    None,  # a safetensors file from elsewhere: no cartal metadata
+    {"format": "pt"},
+    {"config": "{not json", "labels": "[]"},
+    {"config": json.dumps({"in_dim": 6}), "labels": json.dumps(["a"])},  # a config that cannot build the model
+    {"config": json.dumps({"in_dim": 6, "n_classes": 3, "hidden_dim": 6, "dropout": 0.3}), "labels": "[]"},
+])
+def test_a_foreign_safetensors_file_is_named(tmp_path, metadata):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    save_file({"weight": torch.zeros(2, 2)}, str(path), metadata=metadata)
+    with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
+        load_classifier(path)
 
 
 def test_corrupt_model_file_is_named(tmp_path):
@@ -84,6 +135,11 @@ def test_corrupt_model_file_is_named(tmp_path):
     path.write_bytes(b"\x80\x04not a model")
     with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
         load_classifier(path)
+    model, _ = train(seed=1, epochs=1, record=False)
+    good = save_classifier(model, ("a", "b", "c"), tmp_path / "good.safetensors")
+    good.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
+    with pytest.raises(ArtifactError, match=r"good\.safetensors: not a cartal model file.*'train-seed'"):
+        load_classifier(good)
     with pytest.raises(ArtifactError, match=r"missing; run `dvc repro` \(the stage 'train-seed'"):
         load_classifier(tmp_path / "absent.safetensors")
 

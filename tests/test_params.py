@@ -1,5 +1,6 @@
 """params.yaml: the repo's own file loads; every bad key is named; `cartal rounds` rewrites the al block."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -31,12 +32,38 @@ def test_the_repos_params_load():
     (lambda p: p["cal"].update(tau=1.5), r"'cal.tau' must be in \[0, 1\]"),
     (lambda p: p["model"].update(dropout=1.0), r"'model.dropout'"),
     (lambda p: p.update(rounds=30), r"'rounds' is 30 but the 'al' block lists \d+ query rounds; run `cartal rounds 30`"),
+    (lambda p: p["al"].update(rounds=[0, 1]), r"run `cartal rounds 10`"),
+    (lambda p: p.update(seed=True), r"'seed' must be int, got True"),
+    (lambda p: p["model"].update(epochs=3.0), r"'model.epochs' must be int, got 3.0"),
+    (lambda p: p["model"].update(hidden_dim="big"), r"'model.hidden_dim' must be int or null"),
+    (lambda p: p["data"].update(test_size=1), r"'data.test_size' must be between 0 and 1"),
+    (lambda p: p["data"].update(max_train=1), r"'data.max_train' must be null or at least 2"),
+    (lambda p: p["cal"].update(dynamics="testing"), r"'cal.dynamics' is 'testing'"),
+    (lambda p: p["cal"].update(probe_lr=0), r"'cal.probe_lr' must be positive"),
+    (lambda p: p.update(model=5), r"'model' must be a mapping"),
+    (lambda p: p["map"].update(easy=0.5), r"unknown key 'map.easy'"),
 ])
 def test_bad_values_are_named(change, message):
     raw = repo_params()
     change(raw)
     with pytest.raises(ParamsError, match=message):
         params_from_dict(raw)
+
+
+def test_the_repos_params_values_and_types():
+    params = load_params(ROOT / "params.yaml")
+    raw = repo_params()
+    assert (params.dataset, params.strategy, params.seed) == (raw["dataset"], raw["strategy"], raw["seed"])
+    assert params.model.lr == raw["model"]["lr"] and isinstance(params.model.lr, float)
+    assert params.cal.tau == raw["cal"]["tau"] and params.map.easy_confidence == raw["map"]["easy_confidence"]
+    assert params.al_rounds == tuple(raw["al"]["rounds"])
+
+
+def test_ints_are_accepted_for_floats_and_omitted_keys_take_defaults():
+    params = params_from_dict({"model": {"lr": 1}, "rounds": 1, **yaml.safe_load(rounds_block(1))})
+    assert params.model.lr == 1.0 and isinstance(params.model.lr, float)
+    assert params.model.epochs == 30 and params.dataset == "bbc" and params.data.trec_dir is None
+    assert params.query_rounds == (0,) and params.trained_rounds == (0, 1)
 
 
 def test_missing_or_broken_file(tmp_path):
@@ -62,6 +89,52 @@ def test_set_rounds_rewrites_rounds_and_al_and_keeps_the_rest(tmp_path):
     assert path.read_text() == before
 
 
+def test_set_rounds_keeps_every_other_key_and_the_comment_on_the_rounds_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    original = repo_params()
+    set_rounds(path, 2)
+    written = yaml.safe_load(path.read_text())
+    assert {k: v for k, v in written.items() if k not in ("rounds", "al")} == {
+        k: v for k, v in original.items() if k not in ("rounds", "al")}
+    assert written["al"] == {"rounds": [0, 1, 2], "queries": [{"k": 0, "next": 1}, {"k": 1, "next": 2}]}
+    rounds_line = next(line for line in path.read_text().splitlines() if line.startswith("rounds:"))
+    original_line = next(line for line in (ROOT / "params.yaml").read_text().splitlines() if line.startswith("rounds:"))
+    assert rounds_line.split("#", 1)[1] == original_line.split("#", 1)[1]  # its comment is kept
+    assert rounds_line.split("#", 1)[0].split() == ["rounds:", "2"]
+
+
+def test_set_rounds_to_zero_and_the_al_block_in_the_middle(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("# my experiment\nrounds: 5\nal:\n  rounds: [0]\n  queries: []\nseed: 7  # mine\n")
+    set_rounds(path, 0)
+    params = load_params(path)
+    assert (params.rounds, params.seed, params.al_rounds, params.al_queries) == (0, 7, (0,), ())
+    text = path.read_text()
+    assert text.startswith("# my experiment\n") and "seed: 7  # mine" in text and text.count("al:") == 1
+
+
+def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    path.write_text(re.sub(r"^(model:.*)$", r"\1\n  lrr: 0.1", path.read_text(), count=1, flags=re.M))
+    before = path.read_text()
+    with pytest.raises(ParamsError, match="unknown key 'model.lrr'"):
+        set_rounds(path, 3)
+    with pytest.raises(ParamsError, match="0 or more"):
+        set_rounds(path, -1)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]
+    (tmp_path / "other.yaml").write_text("seed: 1\n")
+    with pytest.raises(ParamsError, match="no top-level 'rounds'"):
+        set_rounds(tmp_path / "other.yaml", 3)
+
+
 def test_rounds_block_is_yaml_for_zero_rounds_too():
     assert yaml.safe_load(rounds_block(0)) == {"al": {"rounds": [0], "queries": []}}
     assert yaml.safe_load(rounds_block(2))["al"]["queries"] == [{"k": 0, "next": 1}, {"k": 1, "next": 2}]
+    for rounds in (1, 5, 30):
+        block = yaml.safe_load(rounds_block(rounds))["al"]
+        assert block["rounds"] == list(range(rounds + 1))
+        assert block["queries"] == [{"k": k, "next": k + 1} for k in range(rounds)]
+        assert params_from_dict({"rounds": rounds, "al": block}).al_rounds == tuple(range(rounds + 1))

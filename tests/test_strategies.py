@@ -8,6 +8,7 @@ from cartal import strategies
 from cartal.errors import UnknownStrategyError
 from cartal.params import params_from_dict, rounds_block
 from cartal.strategies import top_b
+from cartal.strategies.cartography import Cartography
 from helpers import pool_state
 import yaml
 
@@ -44,6 +45,39 @@ def test_same_inputs_and_seed_give_the_same_batch(name):
     assert np.array_equal(first.scores, second.scores)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_contract_state_holds_hard_and_easy_instances(name):
+    # the shared state must exercise CAL's probe, not its one-class fallback
+    state = pool_state()
+    assert np.array_equal(state.data_map["id"].to_numpy(), state.labeled_ids)
+    assert set(state.data_map["correctness_bin"]) >= {0.0, 1.0}
+    assert make(name).select(state, 7).picked_by == strategies.resolve(name).load().name
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("coreset", "badge")])
+def test_scores_beside_the_ids_are_the_strategys_scores(name):
+    # coreset and badge score their picks greedily (documented); the others rank score() with top_b
+    state = pool_state()
+    strategy = make(name)
+    selection = strategy.select(state, 7)
+    position = {i: n for n, i in enumerate(state.pool_ids)}
+    scores = np.asarray(strategy.score(state), dtype=np.float64)
+    assert selection.scores == pytest.approx(scores[[position[i] for i in selection.ids]])
+    assert selection.scores[-1] >= np.delete(scores, [position[i] for i in selection.ids]).max()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_order_the_pool_is_given_in_does_not_matter(name):
+    # QueryStrategy's contract: a selection never depends on the order the pool was read in
+    state = pool_state()
+    shuffled = np.random.default_rng(1).permutation(len(state.pool_ids))
+    reordered = replace(state, pool_ids=state.pool_ids[shuffled], pool_probs=state.pool_probs[shuffled],
+                        pool_hidden=state.pool_hidden[shuffled], pool_mc_probs=state.pool_mc_probs[:, shuffled])
+    first, second = make(name).select(state, 7), make(name).select(reordered, 7)
+    assert second.ids.tolist() == first.ids.tolist()
+    assert second.scores == pytest.approx(first.scores, abs=1e-9)
+
+
 def test_random_depends_on_seed_and_round_not_on_pool_order():
     state = pool_state()
     base = make("random").select(state, 10).ids.tolist()
@@ -53,6 +87,9 @@ def test_random_depends_on_seed_and_round_not_on_pool_order():
     reordered = replace(state, pool_ids=state.pool_ids[shuffled], pool_probs=state.pool_probs[shuffled],
                         pool_hidden=state.pool_hidden[shuffled])
     assert make("random").select(reordered, 10).ids.tolist() == base
+    # different seeds: different batches (over several seeds, not one lucky pair)
+    batches = {tuple(make("random").select(replace(state, seed=seed), 10).ids) for seed in range(10)}
+    assert len(batches) == 10
 
 
 def test_random_is_roughly_uniform():
@@ -68,12 +105,35 @@ def test_ties_are_broken_by_ascending_id():
     ids = np.array(["c", "a", "d", "b"], dtype=object)
     selection = top_b(ids, np.array([1.0, 1.0, 2.0, 1.0]), 3, picked_by="test")
     assert selection.ids.tolist() == ["d", "a", "b"]
+    assert selection.scores.tolist() == [2.0, 1.0, 1.0] and selection.picked_by == "test"
+    # whatever order the tied ids come in
+    for order in ([3, 2, 1, 0], [1, 3, 0, 2]):
+        again = top_b(ids[order], np.array([1.0, 1.0, 2.0, 1.0])[order], 3, picked_by="test")
+        assert again.ids.tolist() == ["d", "a", "b"]
+    # string order, not natural order: "p10" < "p9"
+    assert top_b(np.array(["p9", "p10"], dtype=object), np.zeros(2), 1, "t").ids.tolist() == ["p10"]
+    # a batch bigger than the pool: everything, best first
+    assert top_b(ids, np.array([0.1, 0.4, 0.3, 0.2]), 10, "t").ids.tolist() == ["a", "d", "b", "c"]
 
 
 def test_registry_resolves_the_alias_and_lists_known_names():
+    assert strategies.resolve("cal") == strategies.resolve("cartography")
     assert strategies.resolve("cal").name == "cartography"
+    assert strategies.resolve("cal").load() is Cartography
+    assert isinstance(strategies.create("cal", FAST_PARAMS), Cartography)
     with pytest.raises(UnknownStrategyError, match=r"unknown strategy 'nope'.*cartography \(alias cal\).*random"):
         strategies.resolve("nope")
+    with pytest.raises(UnknownStrategyError) as info:
+        strategies.create("nope", FAST_PARAMS)
+    for name in NAMES:
+        assert name in str(info.value)
+
+
+def test_every_registered_strategy_loads_and_names_itself():
+    assert {"random", "cartography", "entropy", "least-confidence", "dal", "mc-max-entropy", "bald"} <= set(NAMES)
+    for info in strategies.available():
+        cls = info.load()
+        assert issubclass(cls, strategies.QueryStrategy) and cls.name == info.name
 
 
 def test_a_strategy_from_a_users_module_can_be_registered():
