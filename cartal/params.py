@@ -19,7 +19,7 @@ import yaml
 
 from cartal.errors import ParamsError
 
-DATASETS = ("bbc", "trec")
+DATASETS = ("bbc", "trec", "agnews")
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
 
@@ -28,6 +28,7 @@ class DataParams:
     """Where the dataset comes from and how it is split."""
 
     trec_dir: str | None = None  # folder with train.csv/test.csv; None = the Hugging Face hub
+    agnews_dir: str | None = None  # the same for AG News (Class Index, Title, Description)
     test_size: float = 0.2  # share of BBC News held out as the test set (BBC has no test split)
     split_seed: int = 0  # fixes the BBC test split and subsamples, independent of the experiment seed
     max_train: int | None = None  # stratified subsample of the train split (smoke runs, tests)

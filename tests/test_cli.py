@@ -42,11 +42,11 @@ def test_stage_commands_have_help(command, per_round, summary):
 def test_a_bad_dataset_in_a_stage_command(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "stages", tmp_path / "stages")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["dataset"] = "agnews"
+    params["dataset"] = "imdb"
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["prepare", "--params", "p.yaml"])
-    assert result.exit_code == 1 and "error: p.yaml: 'dataset' is 'agnews'" in result.output
+    assert result.exit_code == 1 and "error: p.yaml: 'dataset' is 'imdb'" in result.output
     assert "Traceback" not in result.output
 
 

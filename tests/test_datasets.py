@@ -41,8 +41,8 @@ def test_trec_ids_are_the_csvs_row_numbers(trec, shared_data):
 def test_load_dispatches_and_subsamples(shared_data):
     small = load("trec", DataParams(trec_dir=str(shared_data / "trec"), max_train=300, max_test=60))
     assert (small.name, len(small.train), len(small.test)) == ("trec", 300, 60)
-    with pytest.raises(DataError, match="unknown dataset 'agnews'"):
-        load("agnews", DataParams())
+    with pytest.raises(DataError, match="unknown dataset 'imdb'"):
+        load("imdb", DataParams())
 
 
 def test_trec_from_a_hub_style_dataset_saved_to_disk(tmp_path):
@@ -218,3 +218,47 @@ def test_seed_sets_are_uniform_over_many_seeds():
     ids = np.array([f"i{n:02d}" for n in range(20)], dtype=object)
     counts = pd.Series(np.concatenate([draw_seed_set(ids, 5, seed=s) for s in range(400)])).value_counts()
     assert len(counts) == 20 and counts.min() > 60 and counts.max() < 140  # expected 100 each
+
+
+def agnews_folder(shared_data, tmp_path, train_rows=400):
+    """AG News in the reference CSV format: the shared test split, its first rows doubling as a train split."""
+    raw = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    folder = tmp_path / "agnews"
+    folder.mkdir()
+    raw.iloc[:train_rows].to_csv(folder / "train.csv", index=False)
+    raw.to_csv(folder / "test.csv", index=False)
+    return folder, raw
+
+
+def test_agnews_joins_title_and_description(shared_data, tmp_path):
+    from cartal.data.datasets import AGNEWS_LABELS, load_agnews_csv
+
+    folder, raw = agnews_folder(shared_data, tmp_path)
+    news = load_agnews_csv(folder)
+    assert (len(news.train), len(news.test)) == (400, 7600) and news.labels == AGNEWS_LABELS
+    assert news.test["label"].value_counts().tolist() == [1900] * 4
+    first = news.test.set_index("id").loc["test-0"]
+    assert first["text"] == f"{raw.loc[0, 'Title'].strip()} {raw.loc[0, 'Description'].strip()}"
+    assert first["label"] == AGNEWS_LABELS[int(raw.loc[0, "Class Index"]) - 1]
+    small = load("agnews", DataParams(agnews_dir=str(folder), max_train=100, max_test=80))
+    assert (len(small.train), len(small.test)) == (100, 80)
+
+
+def test_agnews_folder_without_a_train_split_names_the_file(shared_data):
+    with pytest.raises(DataError, match=r"agnews/train.csv not found: data.agnews_dir must be a folder"):
+        load("agnews", DataParams(agnews_dir=str(shared_data / "agnews")))
+
+
+def test_agnews_from_a_hub_style_dataset_saved_to_disk(tmp_path):
+    import datasets
+
+    from cartal.data.datasets import agnews_from_hf
+
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["World", "Sports", "Business", "Sci/Tech"])})
+    rows = {"train": {"text": ["Stocks fall", "Team wins cup"], "label": [2, 1]},
+            "test": {"text": ["New chip released"], "label": [3]}}
+    saved = datasets.DatasetDict({split: datasets.Dataset.from_dict(r, features=features) for split, r in rows.items()})
+    saved.save_to_disk(tmp_path / "ag")
+    loaded = agnews_from_hf(datasets.load_from_disk(str(tmp_path / "ag")))
+    assert loaded.train["label"].tolist() == ["Business", "Sports"] and loaded.test["label"].tolist() == ["Sci/Tech"]

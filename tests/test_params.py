@@ -27,7 +27,7 @@ def test_the_repos_params_load():
     (lambda p: p["model"].update(lrr=1), r"unknown key 'model.lrr'"),
     (lambda p: p.update(colour="red"), r"unknown key 'colour'"),
     (lambda p: p["model"].update(epochs="five"), r"'model.epochs' must be int, got 'five'"),
-    (lambda p: p.update(dataset="agnews"), r"'dataset' is 'agnews'; known datasets: bbc, trec"),
+    (lambda p: p.update(dataset="imdb"), r"'dataset' is 'imdb'; known datasets: bbc, trec, agnews"),
     (lambda p: p.update(batch_size=0), r"'batch_size' must be at least 1"),
     (lambda p: p["cal"].update(tau=1.5), r"'cal.tau' must be in \[0, 1\]"),
     (lambda p: p["model"].update(dropout=1.0), r"'model.dropout'"),

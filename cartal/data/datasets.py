@@ -14,6 +14,8 @@ from cartal.params import DataParams
 
 TREC_LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")  # "Class Index" 1..6 in the CSVs
 TREC_HUB_ID = "CogComp/trec"
+AGNEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")  # "Class Index" 1..4 in the CSVs, label 0..3 on the hub
+AGNEWS_HUB_ID = "fancyzhx/ag_news"
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,10 @@ def load(name: str, params: DataParams) -> Dataset:
         dataset = load_bbc(params.test_size, params.split_seed)
     elif name == "trec":
         dataset = load_trec_csv(Path(params.trec_dir)) if params.trec_dir else load_trec_hub()
+    elif name == "agnews":
+        dataset = load_agnews_csv(Path(params.agnews_dir)) if params.agnews_dir else load_agnews_hub()
     else:
-        raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec")
+        raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec, agnews")
     return subsample(dataset, params.max_train, params.max_test, params.split_seed)
 
 
@@ -55,58 +59,95 @@ def load_bbc(test_size: float, split_seed: int) -> Dataset:
 
 def load_trec_csv(folder: Path) -> Dataset:
     """TREC-6 from the reference implementation's CSVs: (row number), Class Index 1..6, Description."""
+    return _reference_csvs("trec", folder, TREC_LABELS, ("Description",), "data.trec_dir")
+
+
+def load_agnews_csv(folder: Path) -> Dataset:
+    """AG News from CSVs in the reference implementation's format: Class Index 1..4, Title, Description.
+
+    The text is the title and the description joined by one space, as the hub's
+    `fancyzhx/ag_news` has it.
+    """
+    return _reference_csvs("agnews", folder, AGNEWS_LABELS, ("Title", "Description"), "data.agnews_dir")
+
+
+def _reference_csvs(name: str, folder: Path, labels: tuple[str, ...], text_columns: tuple[str, ...],
+                    key: str) -> Dataset:
     splits = {}
     for split in ("train", "test"):
         path = folder / f"{split}.csv"
         if not path.is_file():
-            raise DataError(f"{path} not found: data.trec_dir must be a folder holding train.csv and test.csv")
+            raise DataError(f"{path} not found: {key} must be a folder holding train.csv and test.csv")
         raw = pd.read_csv(path, keep_default_na=False)
-        for column in ("Class Index", "Description"):
+        for column in ("Class Index", *text_columns):
             if column not in raw.columns:
                 raise DataError(f"{path}: column '{column}' missing (found {', '.join(map(str, raw.columns))})")
         row = raw["Unnamed: 0"] if "Unnamed: 0" in raw.columns else pd.Series(range(len(raw)))
         codes = pd.to_numeric(raw["Class Index"], errors="coerce")
-        bad = raw.index[~codes.isin(range(1, len(TREC_LABELS) + 1))]
+        bad = raw.index[~codes.isin(range(1, len(labels) + 1))]
         if len(bad):
-            raise DataError(
-                f"{path}: 'Class Index' must be 1..{len(TREC_LABELS)}; bad rows: {listing(bad)}"
-            )
+            raise DataError(f"{path}: 'Class Index' must be 1..{len(labels)}; bad rows: {listing(bad)}")
+        text = raw[text_columns[0]].astype(str).str.strip()
+        for column in text_columns[1:]:
+            text = (text + " " + raw[column].astype(str).str.strip()).str.strip()
         frame = pd.DataFrame({
             "id": [f"{split}-{int(r)}" for r in row],
-            "text": raw["Description"].astype(str),
-            "label": [TREC_LABELS[int(c) - 1] for c in codes],
+            "text": text,
+            "label": [labels[int(c) - 1] for c in codes],
         })
-        splits[split] = validate_frame(frame, source=str(path), labels=TREC_LABELS)
-    return Dataset("trec", splits["train"], splits["test"], TREC_LABELS)
+        splits[split] = validate_frame(frame, source=str(path), labels=labels)
+    return Dataset(name, splits["train"], splits["test"], labels)
 
 
 def load_trec_hub() -> Dataset:
     """TREC-6 (coarse labels) from the Hugging Face hub through `datasets`."""
+    return trec_from_hf(_load_hub(TREC_HUB_ID, "data.trec_dir"))
+
+
+def load_agnews_hub() -> Dataset:
+    """AG News from the Hugging Face hub through `datasets`."""
+    return agnews_from_hf(_load_hub(AGNEWS_HUB_ID, "data.agnews_dir"))
+
+
+def _load_hub(hub_id: str, key: str):
     import datasets
 
     try:
-        dataset_dict = datasets.load_dataset(TREC_HUB_ID)
+        return datasets.load_dataset(hub_id)
     except Exception as exc:  # offline, hub down, renamed: all end the same way for the user
         raise DataError(
-            f"could not load {TREC_HUB_ID} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
-            "set data.trec_dir to a folder with train.csv and test.csv, e.g. ../shared/data/trec"
+            f"could not load {hub_id} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
+            f"set {key} to a folder with train.csv and test.csv (see ../shared/data/README.md)"
         ) from exc
-    return trec_from_hf(dataset_dict)
 
 
 def trec_from_hf(dataset_dict) -> Dataset:
     """Convert a `datasets.DatasetDict` of TREC (text, coarse_label) into our frames."""
-    names = dataset_dict["train"].features["coarse_label"].names
+    return _from_hf("trec", dataset_dict, "coarse_label", TREC_LABELS, TREC_HUB_ID)
+
+
+def agnews_from_hf(dataset_dict) -> Dataset:
+    """Convert a `datasets.DatasetDict` of AG News (text, label 0..3) into our frames."""
+    return _from_hf("agnews", dataset_dict, "label", AGNEWS_LABELS, AGNEWS_HUB_ID)
+
+
+def _from_hf(name: str, dataset_dict, label_column: str, labels: tuple[str, ...], hub_id: str) -> Dataset:
     splits = {}
     for split in ("train", "test"):
         part = dataset_dict[split]
+        # a ClassLabel carries the hub's own class order, which need not be ours
+        names = getattr(part.features[label_column], "names", None) or labels
+        codes = part[label_column]
+        bad = [i for i, c in enumerate(codes) if not 0 <= c < len(names)]
+        if bad:
+            raise DataError(f"{hub_id}[{split}]: '{label_column}' must be 0..{len(names) - 1}; bad rows: {listing(bad)}")
         frame = pd.DataFrame({
             "id": [f"{split}-{i}" for i in range(len(part))],
             "text": part["text"],
-            "label": [names[c] for c in part["coarse_label"]],
+            "label": [names[c] for c in codes],
         })
-        splits[split] = validate_frame(frame, source=f"{TREC_HUB_ID}[{split}]", labels=TREC_LABELS)
-    return Dataset("trec", splits["train"], splits["test"], TREC_LABELS)
+        splits[split] = validate_frame(frame, source=f"{hub_id}[{split}]", labels=labels)
+    return Dataset(name, splits["train"], splits["test"], labels)
 
 
 def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, seed: int) -> Dataset:
