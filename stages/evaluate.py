@@ -6,8 +6,7 @@ import logging
 
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
-from cartal.models.files import load_classifier
-from cartal.models.training import predict_proba
+from cartal.models.files import load_frozen
 from cartal.params import Params
 from stages import common, layout
 
@@ -16,9 +15,9 @@ log = logging.getLogger(__name__)
 
 def run(params: Params, k: int) -> None:
     labels = common.label_set()
-    model, _ = load_classifier(layout.in_round(k, "model.safetensors"))
+    model, _ = load_frozen(layout.in_round(k, "model.safetensors"))
     test = art.read_table(layout.prepared("test"), art.PREPARED, columns=["id", "label"]).to_pandas()
-    probs = predict_proba(model, common.Features("test").rows(test["id"]))
+    probs = model.predict_proba(common.Features("test").rows(test["id"]))
     scores = classification_metrics(common.targets(test["label"], labels), probs, len(labels))
     labeled = len(common.labeled_set(k, labels))
     art.write_json({"round": k, "labeled": labeled, **scores}, layout.round_metrics(k))

@@ -7,8 +7,7 @@ import numpy as np
 from cartal.dynamics import tidy_dynamics
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
-from cartal.models.files import load_classifier
-from cartal.models.training import hidden_and_proba
+from cartal.models.files import load_frozen
 from cartal.params import Params
 from stages import common, layout
 
@@ -27,11 +26,11 @@ def run(params: Params, k: int) -> None:
     epoch_probs = probs.reshape(len(probs) // len(ids), len(ids), probs.shape[1])
     dynamics = tidy_dynamics(epoch_probs, ids, common.targets(labeled["label"], labels))
 
-    model, _ = load_classifier(layout.in_round(k, "model.safetensors"))
+    model, _ = load_frozen(layout.in_round(k, "model.safetensors"))
     pool = common.pool_ids(k)
     features = common.Features("train")
     everyone = np.concatenate([ids, pool])
-    hidden, class_probs = hidden_and_proba(model, features.rows(everyone))
+    hidden, class_probs = model.hidden_and_proba(features.rows(everyone))
     outputs = art.table_from_columns(art.OUTPUTS, {
         "id": everyone.tolist(), "labeled": [True] * len(ids) + [False] * len(pool),
         "hidden": hidden, "probs": class_probs,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cartal.errors import ArtifactError
-from cartal.models.files import load_classifier, save_classifier
+from cartal.models.files import load_classifier, load_frozen, save_classifier
 from cartal.models.mlp import MLPClassifier, linear_probe, seeded
 from cartal.models.training import fit, hidden_and_proba, predict_proba
 
@@ -126,22 +126,37 @@ def test_a_foreign_safetensors_file_is_named(tmp_path, metadata):
 
     path = tmp_path / "model.safetensors"
     save_file({"weight": torch.zeros(2, 2)}, str(path), metadata=metadata)
-    with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
-        load_classifier(path)
+    for loader in (load_classifier, load_frozen):
+        with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
+            loader(path)
 
 
-def test_corrupt_model_file_is_named(tmp_path):
+@pytest.mark.parametrize("loader", [load_classifier, load_frozen])
+def test_corrupt_model_file_is_named(tmp_path, loader):
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"\x80\x04not a model")
     with pytest.raises(ArtifactError, match=r"model\.safetensors: not a cartal model file"):
-        load_classifier(path)
+        loader(path)
     model, _ = train(seed=1, epochs=1, record=False)
     good = save_classifier(model, ("a", "b", "c"), tmp_path / "good.safetensors")
     good.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
     with pytest.raises(ArtifactError, match=r"good\.safetensors: not a cartal model file.*'train-seed'"):
-        load_classifier(good)
+        loader(good)
     with pytest.raises(ArtifactError, match=r"missing; run `dvc repro` \(the stage 'train-seed'"):
-        load_classifier(tmp_path / "absent.safetensors")
+        loader(tmp_path / "absent.safetensors")
+
+
+def test_numpy_inference_agrees_with_the_torch_model(tmp_path):
+    model, _ = train(seed=3)
+    path = save_classifier(model, ("a", "b", "c"), tmp_path / "model.safetensors")
+    frozen, labels = load_frozen(path)
+    x, _ = toy(seed=11)
+    hidden, probs = hidden_and_proba(model, x)
+    frozen_hidden, frozen_probs = frozen.hidden_and_proba(x)
+    assert labels == ("a", "b", "c") and frozen.config == model.config
+    assert np.allclose(frozen_hidden, hidden, atol=1e-5) and np.allclose(frozen_probs, probs, atol=1e-6)
+    assert np.array_equal(frozen.predict_proba(x).argmax(axis=1), probs.argmax(axis=1))
+    assert np.allclose(frozen_probs.sum(axis=1), 1.0) and frozen_probs.dtype == np.float32
 
 
 def test_dynamics_from_an_evaluation_pass_after_each_epoch():

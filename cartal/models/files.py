@@ -1,19 +1,27 @@
-"""Model weights as safetensors with their configuration as metadata: never pickle."""
+"""Model weights as safetensors with their configuration as metadata: never pickle.
+
+Reading needs no torch: ``load_frozen`` gives a numpy model for the stages that
+only run inference (importing torch costs a stage about 2.5 s).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+import numpy as np
+from safetensors import SafetensorError, safe_open
 
 from cartal.errors import ArtifactError
 from cartal.io.artifacts import atomic_path
-from cartal.models.mlp import MLPClassifier
+from cartal.models.inference import FrozenMLP
+
+FIX = "run `dvc repro` (the stage 'train-seed' writes it)"
 
 
-def save_classifier(model: MLPClassifier, labels: tuple[str, ...], path: str | Path) -> Path:
+def save_classifier(model, labels: tuple[str, ...], path: str | Path) -> Path:
+    from safetensors.torch import save_file
+
     metadata = {"config": json.dumps(model.config), "labels": json.dumps(list(labels)), "format": "cartal-mlp-1"}
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
@@ -21,17 +29,41 @@ def save_classifier(model: MLPClassifier, labels: tuple[str, ...], path: str | P
     return Path(path)
 
 
-def load_classifier(path: str | Path) -> tuple[MLPClassifier, tuple[str, ...]]:
-    path = Path(path)
-    fix = "run `dvc repro` (the stage 'train-seed' writes it)"
-    if not path.is_file():
-        raise ArtifactError(f"{path}: the model file is missing; {fix}")
+def load_classifier(path: str | Path):
+    """The trainable torch MLPClassifier (in eval mode) and its label set."""
+    import torch
+
+    from cartal.models.mlp import MLPClassifier
+
+    config, labels, tensors = _read(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
         model = MLPClassifier(**config)
-        model.load_state_dict(load_file(str(path)))
-    except (SafetensorError, KeyError, TypeError, ValueError, RuntimeError, OSError) as exc:
-        raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {fix}") from exc
+        model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
     return model.eval(), labels
+
+
+def load_frozen(path: str | Path) -> tuple[FrozenMLP, tuple[str, ...]]:
+    """The same model for inference only, in numpy, and its label set."""
+    config, labels, tensors = _read(path)
+    try:
+        return FrozenMLP(tensors, config), labels
+    except (KeyError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
+
+
+def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: the model file is missing; {FIX}")
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
+        if not isinstance(config, dict):
+            raise TypeError("config is not a mapping")
+    except (SafetensorError, KeyError, TypeError, ValueError, OSError) as exc:
+        raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
+    return config, labels, tensors
