@@ -101,6 +101,56 @@ def rounds(n: int = typer.Argument(..., min=0, help="Query rounds after the seed
                f"{params}: rounds = 0 (only the seed round)")
 
 
+@app.command()
+@_friendly
+def reproduce(
+    dataset: str = typer.Option("trec", help="trec or agnews (the paper's), or bbc."),
+    data_dir: Path = typer.Option(None, help="Folder with the dataset's train.csv and test.csv (made absolute; "
+                                             "default: params.yaml's data.trec_dir / data.agnews_dir, else the hub)."),
+    strategy: list[str] = typer.Option(None, "--strategy", "-s", help="Repeat for several; default: the paper's six."),
+    seed: list[int] = typer.Option(None, "--seed", help="Repeat for several; default: the paper's five."),
+    seed_size: int = typer.Option(None, min=1, help="|L0|; default: the paper's (500 TREC, 1000 AG News)."),
+    batch_size: int = typer.Option(None, min=1, help="Labels per round; default 50."),
+    rounds: int = typer.Option(None, min=1, help="Query rounds after round 0; default 30."),
+    setting: list[str] = typer.Option(None, "--set", "-S", help="Any other param as key=value, e.g. -S model.epochs=20."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
+    check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
+):
+    """Run the paper's protocol: one DVC experiment per strategy and seed, queued, then aggregated.
+
+    Writes learning curves, a table per strategy, significance (ASO), batch
+    statistics, selection overlap and data maps to metrics/reproduce/DATASET/
+    (results.md shows them all). Experiments that already finished on this commit
+    are not run again, so an interrupted reproduction resumes where it stopped.
+    """
+    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, Grid
+    from cartal.experiments.outputs import check_reproduction
+    from cartal.experiments.reproduce import reproduce as run_grid
+    from cartal.strategies import resolve
+
+    size, batch, count = PAPER_BUDGET.get(dataset, (100, 50, 30))
+    settings = list(setting or [])
+    if data_dir is not None:
+        if dataset not in ("trec", "agnews"):
+            raise ProjectError(f"--data-dir is for trec and agnews; {dataset!r} has no such folder")
+        settings.append(f"data.{dataset}_dir={data_dir.resolve()}")
+    names = [name if ":" in name else resolve(name).name for name in (strategy or PAPER_STRATEGIES)]
+    grid = Grid(dataset=dataset, strategies=tuple(dict.fromkeys(names)), seeds=tuple(seed or PAPER_SEEDS),
+                seed_size=seed_size or size, batch_size=batch_size or batch, rounds=rounds or count,
+                settings=tuple(settings))
+    typer.echo(f"{len(grid.experiments())} experiments: {', '.join(grid.strategies)} x seeds "
+               f"{', '.join(map(str, grid.seeds))}; |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}")
+    out = run_grid(Path.cwd(), grid, jobs=jobs)
+    typer.echo(f"aggregate written to {out}/ (see results.md there)")
+    if check:
+        problems = check_reproduction(Path.cwd(), grid)
+        for problem in problems:
+            typer.secho(f"check: {problem}", fg=typer.colors.RED, err=True)
+        if problems:
+            raise typer.Exit(1)
+        typer.echo("check: every experiment finished, every curve has every point, every statistic is in range")
+
+
 @app.command("strategies")
 def list_strategies():
     """List the query strategies: name, aliases, what it does, where it comes from."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cartal.dynamics import ambiguous_threshold
@@ -56,3 +57,62 @@ def _save(fig, path) -> Path:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def plot_mean_curves(means: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Mean test accuracy against |L| per strategy, with a band of one standard deviation over seeds."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for strategy, curve in means.groupby("strategy", sort=True):
+        line, = ax.plot(curve["labeled"], curve["accuracy_mean"], marker="o", ms=2.5, lw=1.4, label=strategy)
+        ax.fill_between(curve["labeled"], curve["accuracy_low"], curve["accuracy_high"], color=line.get_color(),
+                        alpha=0.15, lw=0)
+    seeds = int(means["seeds"].max())
+    ax.set(xlabel="labeled instances", ylabel="test accuracy", title=f"{title}\nmean and std over {seeds} seed(s)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_map_grid(maps: dict[tuple[str, str], pd.DataFrame], path: str | Path, title: str) -> Path:
+    """Data maps of L side by side: one row per strategy, one column per round label ("first", "last")."""
+    plt = _pyplot()
+    strategies = sorted({strategy for strategy, _ in maps})
+    columns = sorted({which for _, which in maps}, key=lambda w: (w != "first", w))
+    fig, axes = plt.subplots(len(strategies), len(columns), figsize=(4 * len(columns), 3.2 * len(strategies)),
+                             dpi=90, squeeze=False, sharex=True, sharey=True)
+    points = None
+    for row, strategy in enumerate(strategies):
+        for col, which in enumerate(columns):
+            ax = axes[row][col]
+            frame = maps.get((strategy, which))
+            if frame is not None:
+                points = ax.scatter(frame["variability"], frame["confidence"], c=frame["correctness"],
+                                    cmap="coolwarm_r", vmin=0, vmax=1, s=5, alpha=0.7, edgecolors="none")
+                ax.set_title(f"{strategy}: {which} round, |L| = {len(frame)}", fontsize=9)
+            ax.set(ylim=(0, 1))
+            if row == len(strategies) - 1:
+                ax.set_xlabel("variability")
+            if col == 0:
+                ax.set_ylabel("confidence")
+    if points is not None:
+        fig.colorbar(points, ax=axes, label="correctness", shrink=0.6)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_overlap(matrix: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """A heatmap of the Jaccard overlap between the strategies' selections."""
+    plt = _pyplot()
+    size = 1.1 * len(matrix) + 2
+    fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=110)
+    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(matrix.index)), matrix.index)
+    for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black", fontsize=8)
+    fig.colorbar(image, ax=ax, label="Jaccard overlap")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -7,20 +7,15 @@ the real encoder and the real stages; only the sizes are small.
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from cartal.io import artifacts as art
+from projects import new_project, run, stages_run
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED_SIZE, BATCH, ROUNDS, EPOCHS = 40, 20, 2, 5
 STRATEGY_STAGES = {  # what `-S strategy=random` must rerun: the selections and everything downstream of them
     "select@0", "merge-labels@0", "select@1", "merge-labels@1",
@@ -30,40 +25,11 @@ STRATEGY_STAGES = {  # what `-S strategy=random` must rerun: the selections and 
 UNCHANGED_STAGES = {"prepare", "embed", "train-seed@0", "record-dynamics@0", "build-map@0", "evaluate@0"}
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
-def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, shared_data) -> Path:
     """A fresh cartal project (a copy of this repo's pipeline) after its first `dvc repro`."""
-    repo = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, repo / name)
-    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params.update(dataset="trec", seed_size=SEED_SIZE, batch_size=BATCH, strategy="cartography")
-    params["data"].update(trec_dir=str(shared_data / "trec"), max_train=300, max_test=120)
-    params["encoder"].update(max_length=48)
-    params["model"].update(epochs=EPOCHS)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], repo)
-    run(["git", "config", "user.email", "test@example.com"], repo)
-    run(["git", "config", "user.name", "test"], repo)
-    run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.analytics", "false"], repo)
-    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")  # the data-map plot template
-    run(["cartal", "rounds", str(ROUNDS)], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "experiment"], repo)
+    repo = new_project(tmp_path_factory.mktemp("project"), shared_data, ROUNDS, EPOCHS,
+                       seed_size=SEED_SIZE, batch_size=BATCH, strategy="cartography")
     first = run(["dvc", "repro"], repo)
     assert stages_run(first.stdout) >= STRATEGY_STAGES | UNCHANGED_STAGES
     run(["git", "add", "-A"], repo)

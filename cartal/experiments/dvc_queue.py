@@ -1,0 +1,145 @@
+"""The DVC side of a reproduction: queue experiments, run the queue, read finished experiments back.
+
+The only module of the package that drives DVC. Experiments are named (see
+``grid``), so a reproduction that is run again skips the experiments that
+already exist for the current commit and queues only the missing or failed
+ones: an interrupted reproduction resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from cartal.errors import ProjectError
+from cartal.experiments.grid import Experiment
+from cartal.experiments.results import Run
+
+ACTIVE = {"Queued", "Running"}
+
+
+def _run(args: list[str], repo: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise ProjectError(f"`{' '.join(args)}` failed in {repo} (exit {result.returncode}):\n"
+                           f"{(result.stdout + result.stderr).strip()[-3000:]}")
+    return result
+
+
+def check_project(repo: Path) -> None:
+    """A reproduction needs a cartal project in a git repository with at least one commit."""
+    if not (repo / "dvc.yaml").is_file() or not (repo / ".dvc").is_dir():
+        raise ProjectError(f"{repo} is not a DVC project with a dvc.yaml: run `cartal reproduce` in the project's root")
+    if _run(["git", "rev-parse", "--verify", "HEAD"], repo, check=False).returncode != 0:
+        raise ProjectError(f"{repo}: DVC experiments need a git commit; commit the project first "
+                           "(git add -A && git commit -m 'experiment setup')")
+
+
+def finished(repo: Path) -> dict[str, str]:
+    """Experiment name -> commit of every experiment that finished on top of the current HEAD."""
+    head = _run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    prefix = f"refs/exps/{head[:2]}/{head[2:]}/"
+    listing = _run(["git", "for-each-ref", "--format=%(refname) %(objectname)", prefix], repo).stdout
+    refs = (line.split() for line in listing.splitlines() if line.strip())
+    return {ref[len(prefix):]: sha for ref, sha in refs}
+
+
+def queue_status(repo: Path) -> dict[str, str]:
+    """Experiment name -> status of its newest queue task (Queued, Running, Success, Failed, ...)."""
+    lines = _run(["dvc", "queue", "status"], repo).stdout.splitlines()
+    status: dict[str, str] = {}
+    for line in lines[1:]:
+        words = line.split()
+        if len(words) >= 4 and not line.startswith("Worker"):
+            status.setdefault(words[1], words[-1])  # newest task first
+    return status
+
+
+def enqueue(repo: Path, experiment: Experiment) -> None:
+    args = ["dvc", "exp", "run", "--queue", "--name", experiment.name]
+    for override in experiment.overrides:
+        args += ["-S", override]
+    _run(args, repo)
+
+
+def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[int, int], None] | None = None,
+              poll_seconds: float = 3.0) -> dict[str, str]:
+    """Start ``jobs`` workers and wait until every experiment in ``names`` has succeeded or failed."""
+    _run(["dvc", "queue", "start", "-j", str(jobs)], repo)
+    while True:
+        status = queue_status(repo)
+        done = finished(repo)
+        outcome = {name: "Success" if name in done else status.get(name, "missing") for name in names}
+        settled = sum(state not in ACTIVE for state in outcome.values())
+        if on_progress:
+            on_progress(settled, len(names))
+        if settled == len(names):
+            return outcome
+        time.sleep(poll_seconds)
+
+
+def failure_log(repo: Path, name: str, lines: int = 25) -> str:
+    result = _run(["dvc", "queue", "logs", name], repo, check=False)
+    return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
+
+
+def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int) -> Run:
+    """An experiment's curve, batch statistics, selections and first and last data maps, from its commit."""
+    from dvc.api import DVCFileSystem
+
+    fs = DVCFileSystem(str(repo), rev=rev)
+
+    def text(path: str) -> str:
+        try:
+            return fs.read_text(path)
+        except FileNotFoundError as exc:
+            raise ProjectError(f"experiment {experiment.name} ({rev[:7]}) has no {path}; "
+                               "it did not finish: rerun `cartal reproduce`") from exc
+
+    def parquet(path: str) -> pd.DataFrame:
+        try:
+            return pd.read_parquet(io.BytesIO(fs.read_bytes(path)))
+        except FileNotFoundError as exc:
+            raise ProjectError(f"experiment {experiment.name} ({rev[:7]}): {path} is not in the DVC cache; "
+                               "run `cartal reproduce` again to rerun it") from exc
+
+    curve = pd.read_csv(io.StringIO(text("metrics/curve.csv")))
+    batches = pd.read_csv(io.StringIO(text("metrics/batch_stats.csv")))
+    summary = json.loads(text("metrics/summary.json"))
+    if summary.get("strategy") not in (experiment.strategy, None) and experiment.strategy != "cal":
+        raise ProjectError(f"experiment {experiment.name} ran strategy {summary.get('strategy')!r}, "
+                           f"expected {experiment.strategy!r}")
+    selected = {k: parquet(f"data/rounds/{k}/selected.parquet")["id"].astype(str).tolist() for k in range(rounds)}
+    maps = {"first": parquet("data/rounds/0/map.parquet"), "last": parquet(f"data/rounds/{rounds}/map.parquet")}
+    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps)
+
+
+def check_overrides(repo: Path, experiment: Experiment) -> None:
+    """Apply an experiment's overrides to a copy of params.yaml the way `-S` does, and validate the result,
+    so that a bad key fails now rather than in a queued worker."""
+    import shutil
+    import tempfile
+
+    from dvc.utils.hydra import apply_overrides
+
+    from cartal.params import load_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "params.yaml"
+        shutil.copy(repo / "params.yaml", copy)
+        apply_overrides(str(copy), list(experiment.overrides))
+        params = load_params(copy)
+    for key in ("trec_dir", "agnews_dir"):
+        folder = getattr(params.data, key)
+        if folder and not Path(folder).is_absolute():
+            raise ProjectError(f"data.{key} is the relative path {folder!r}: queued experiments run in a copy of the "
+                               "project under .dvc/tmp/exps, where it breaks; pass --data-dir with any path "
+                               "(it is made absolute) or set an absolute path")

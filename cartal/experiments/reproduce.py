@@ -1,0 +1,75 @@
+"""Run a grid of experiments through DVC's queue and aggregate what finished."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from cartal.errors import ProjectError
+from cartal.experiments import dvc_queue
+from cartal.experiments.grid import Grid
+from cartal.experiments.outputs import write_reproduction
+
+log = logging.getLogger(__name__)
+
+
+def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True) -> Path:
+    """Queue the grid's missing experiments, run them with ``jobs`` workers, aggregate all of them.
+
+    Experiments that finished on top of the current commit are kept, not rerun;
+    within a rerun, unchanged stages come from DVC's run cache.
+    """
+    dvc_queue.check_project(root)
+    experiments = grid.experiments()
+    for experiment in experiments:
+        dvc_queue.check_overrides(root, experiment)
+    started = time.monotonic()
+    done = dvc_queue.finished(root)
+    pending = [e for e in experiments if e.name not in done]
+    log.info("%d experiments: %d finished earlier, %d to run", len(experiments), len(experiments) - len(pending),
+             len(pending))
+    if pending:
+        status = dvc_queue.queue_status(root)
+        for experiment in pending:
+            if status.get(experiment.name) not in dvc_queue.ACTIVE:
+                dvc_queue.enqueue(root, experiment)
+        outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
+        failed = [name for name, state in outcome.items() if state != "Success"]
+        if failed:
+            details = "\n\n".join(f"{name}: {outcome[name]}\n{dvc_queue.failure_log(root, name)}" for name in failed)
+            raise ProjectError(f"{len(failed)} of {len(pending)} experiments did not finish: {', '.join(failed)}\n\n"
+                               f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
+                               "`cartal reproduce` again to run only these.")
+    done = dvc_queue.finished(root)
+    runs = [dvc_queue.read_run(root, e, done[e.name], grid.rounds) for e in experiments]
+    elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, grid)
+    return write_reproduction(runs, grid, root, elapsed_s=elapsed)
+
+
+def _earlier_elapsed(root: Path, grid: Grid) -> float | None:
+    """Aggregating again without running anything keeps the time the last run took."""
+    import json
+
+    from cartal.experiments.outputs import output_dir
+
+    path = output_dir(root, grid.dataset) / "summary.json"
+    try:
+        return json.loads(path.read_text()).get("elapsed_s")
+    except (OSError, ValueError):
+        return None
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="experiments", unit="exp")
+
+    def update(settled: int, _: int) -> None:
+        bar.update(settled - bar.n)
+        if settled == total:
+            bar.close()
+
+    return update

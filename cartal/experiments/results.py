@@ -1,0 +1,153 @@
+"""Aggregate finished experiments into what the paper reports: curves, tables, statistics, overlap.
+
+Every function takes plain frames; ``Run`` is one finished experiment as read
+back from DVC (see ``dvc_queue``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cartal.experiments.significance import compare
+from cartal.metrics import area_under_curve
+
+REFERENCE = "random"
+CAL = "cartography"
+
+
+@dataclass
+class Run:
+    """One finished experiment."""
+
+    name: str
+    strategy: str
+    seed: int
+    curve: pd.DataFrame  # round, labeled, accuracy, macro_f1
+    batches: pd.DataFrame  # round, size, confidence, variability, correctness
+    selected: dict[int, list[str]] = field(default_factory=dict)  # round -> ids picked in that round
+    maps: dict[str, pd.DataFrame] = field(default_factory=dict)  # "first"/"last" -> data map of L
+
+
+def long_curves(runs: list[Run]) -> pd.DataFrame:
+    """strategy, seed, round, labeled, accuracy, macro_f1: every evaluated point of every run."""
+    frames = [run.curve.assign(strategy=run.strategy, seed=run.seed) for run in runs]
+    columns = ["strategy", "seed", "round", "labeled", "accuracy", "macro_f1"]
+    return pd.concat(frames, ignore_index=True)[columns].sort_values(["strategy", "seed", "round"], ignore_index=True)
+
+
+def mean_curves(long: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy and labeled-set size: mean and standard deviation over seeds (and mean +- std)."""
+    grouped = long.groupby(["strategy", "labeled"], sort=True)
+    frame = grouped.agg(round=("round", "first"), seeds=("seed", "nunique"),
+                        accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", _std),
+                        macro_f1_mean=("macro_f1", "mean"), macro_f1_std=("macro_f1", _std)).reset_index()
+    frame["accuracy_low"] = frame["accuracy_mean"] - frame["accuracy_std"]
+    frame["accuracy_high"] = frame["accuracy_mean"] + frame["accuracy_std"]
+    return frame
+
+
+def per_seed_summary(long: pd.DataFrame) -> pd.DataFrame:
+    """strategy, seed, aulc (area under the accuracy curve over |L|), final_accuracy."""
+    rows = []
+    for (strategy, seed), curve in long.groupby(["strategy", "seed"], sort=True):
+        curve = curve.sort_values("labeled")
+        rows.append({"strategy": strategy, "seed": seed,
+                     "aulc": area_under_curve(curve["labeled"], curve["accuracy"]),
+                     "final_accuracy": float(curve["accuracy"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+def budgets(labeled_sizes: list[int]) -> list[int]:
+    """A few budgets to tabulate: the seed set, a third, two thirds and all of the rounds."""
+    last = len(labeled_sizes) - 1
+    return sorted({labeled_sizes[i] for i in (0, round(last / 3), round(2 * last / 3), last)})
+
+
+def strategy_table(long: pd.DataFrame, at: list[int], reference: str = REFERENCE) -> pd.DataFrame:
+    """Per strategy: accuracy at the budgets, AULC and final accuracy (mean, std), and the labels needed
+    to reach the reference strategy's final mean accuracy (NaN: never reached within the budget)."""
+    means = mean_curves(long)
+    per_seed = per_seed_summary(long)
+    target = None
+    if reference in set(long["strategy"]):
+        ref = means[means["strategy"] == reference]
+        target = float(ref.loc[ref["labeled"].idxmax(), "accuracy_mean"])
+    rows = []
+    for strategy, curve in means.groupby("strategy", sort=True):
+        row = {"strategy": strategy, "seeds": int(curve["seeds"].max())}
+        for size in at:
+            point = curve[curve["labeled"] == size]
+            row[f"acc@{size}"] = float(point["accuracy_mean"].iloc[0]) if len(point) else np.nan
+            row[f"std@{size}"] = float(point["accuracy_std"].iloc[0]) if len(point) else np.nan
+        scores = per_seed[per_seed["strategy"] == strategy]
+        row.update(aulc=float(scores["aulc"].mean()), aulc_std=_std(scores["aulc"]),
+                   final_accuracy=float(scores["final_accuracy"].mean()))
+        if target is not None:
+            reached = curve[curve["accuracy_mean"] >= target - 1e-12]
+            row[f"labels_to_{reference}_final"] = float(reached["labeled"].min()) if len(reached) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if target is not None:
+        table.attrs["target"] = target
+    return table
+
+
+def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0) -> pd.DataFrame:
+    """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy."""
+    per_seed = per_seed_summary(long)
+    strategies = sorted(per_seed["strategy"].unique())
+    rows, compared = [], set()
+    for baseline, strategy, metric in itertools.product(against, strategies, ("aulc", "final_accuracy")):
+        if baseline not in strategies or strategy == baseline or (baseline, strategy, metric) in compared:
+            continue  # B against A is A against B read the other way
+        compared.add((strategy, baseline, metric))
+        paired = per_seed.pivot(index="seed", columns="strategy", values=metric)[[strategy, baseline]].dropna()
+        if len(paired) < 2:
+            continue
+        result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed)
+        rows.append({"strategy": strategy, "against": baseline, "metric": metric, "seeds": len(paired), **result})
+    return pd.DataFrame(rows, columns=["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
+                                       "verdict", "mean_difference"])
+
+
+def batch_summary(runs: list[Run]) -> pd.DataFrame:
+    """Per strategy: mean confidence, variability and correctness of the selected batches in the next
+    round's map, averaged over the rounds of a run, then mean and std over seeds."""
+    per_run = pd.DataFrame([
+        {"strategy": run.strategy, "seed": run.seed,
+         **{stat: float(run.batches[stat].mean()) for stat in ("confidence", "variability", "correctness")}}
+        for run in runs if len(run.batches)
+    ])
+    if per_run.empty:
+        return pd.DataFrame(columns=["strategy", "seeds"])
+    grouped = per_run.groupby("strategy", sort=True)
+    frame = grouped.agg(seeds=("seed", "nunique"),
+                        **{f"{stat}{suffix}": (stat, how) for stat in ("confidence", "variability", "correctness")
+                           for suffix, how in (("", "mean"), ("_std", _std))})
+    return frame.reset_index()
+
+
+def overlap(runs: list[Run]) -> pd.DataFrame:
+    """Jaccard overlap of all the instances two strategies selected, per seed (same L0), averaged over seeds."""
+    picked = {(run.strategy, run.seed): set(itertools.chain.from_iterable(run.selected.values())) for run in runs}
+    strategies = sorted({run.strategy for run in runs})
+    seeds = sorted({run.seed for run in runs})
+    matrix = pd.DataFrame(np.nan, index=strategies, columns=strategies)
+    for a, b in itertools.product(strategies, repeat=2):
+        scores = [_jaccard(picked[a, s], picked[b, s]) for s in seeds if (a, s) in picked and (b, s) in picked]
+        matrix.loc[a, b] = float(np.mean(scores)) if scores else np.nan
+    matrix.index.name = "strategy"
+    return matrix
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def _std(values) -> float:
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0

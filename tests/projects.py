@@ -1,0 +1,52 @@
+"""A fresh cartal project in a temporary git repo: this checkout's pipeline on a small TREC subsample."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, **top_level) -> Path:
+    """Copy dvc.yaml, params.yaml, stages/ and the plot templates into ``repo``; make it a committed git + DVC repo.
+
+    The dataset is TREC from ``shared_data`` cut to 300 train / 120 test texts.
+    """
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.update(dataset="trec", **top_level)
+    params["data"].update(trec_dir=str(shared_data / "trec"), max_train=300, max_test=120)
+    params["encoder"].update(max_length=48)
+    params["model"].update(epochs=epochs)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(["git", "config", "user.email", "test@example.com"], repo)
+    run(["git", "config", "user.name", "test"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
+    run(["cartal", "rounds", str(rounds)], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "experiment"], repo)
+    return repo

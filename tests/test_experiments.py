@@ -1,0 +1,323 @@
+"""The reproduction's grid, aggregation, significance tests and written outputs, on small hand-made runs.
+
+Every expected number is worked out by hand in the comments; ASO (deepsig) is called only three
+times, with few bootstrap iterations, and the written reproduction uses the bootstrap fallback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dvc.utils.hydra import apply_overrides
+
+from cartal.errors import ParamsError
+from cartal.experiments import outputs, results
+from cartal.experiments.grid import Grid
+from cartal.experiments.significance import compare
+from cartal.params import load_params
+
+SQRT2 = math.sqrt(2)
+# accuracy at |L| = 10, 15, 20 per (strategy, seed); macro_f1 is accuracy - 0.1
+ACCURACY = {("random", 1): [0.5, 0.6, 0.7], ("random", 2): [0.4, 0.6, 0.8],             # mean .45 .60 .75
+            ("cartography", 1): [0.5, 0.7, 0.8], ("cartography", 2): [0.5, 0.8, 0.9],   # mean .50 .75 .85
+            ("entropy", 1): [0.5, 0.55, 0.6], ("entropy", 2): [0.4, 0.5, 0.7]}          # mean .45 .525 .65
+CONFIDENCE = {("random", 1): [0.1, 0.3], ("random", 2): [0.5, 0.5], ("cartography", 1): [0.2, 0.4],
+              ("cartography", 2): [0.6, 0.8], ("entropy", 1): [0.0, 0.2], ("entropy", 2): [0.2, 0.2]}
+SELECTED = {("random", 1): {0: ["a", "b"], 1: ["c", "d"]}, ("random", 2): {0: ["a", "b"], 1: ["c", "d"]},
+            ("cartography", 1): {0: ["a", "e"], 1: ["c", "f"]}, ("cartography", 2): {0: ["d", "c"], 1: ["b", "a"]},
+            ("entropy", 1): {0: ["x", "y"], 1: ["z", "w"]}, ("entropy", 2): {0: ["a", "y"], 1: ["z", "w"]}}
+
+
+def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
+    acc = ACCURACY[strategy, seed]
+    curve = pd.DataFrame({"round": [0, 1, 2], "labeled": [10, 15, 20], "accuracy": acc,
+                          "macro_f1": [a - 0.1 for a in acc]})
+    conf = CONFIDENCE[strategy, seed]
+    batches = pd.DataFrame({"round": [0, 1], "size": [5, 5], "confidence": conf,
+                            "variability": [0.1, 0.3], "correctness": [1 - c for c in conf]})
+    data_map = pd.DataFrame({"id": ["a", "b", "c"], "confidence": [0.9, 0.5, 0.1], "variability": [0.05, 0.3, 0.1],
+                             "correctness": [1.0, 0.5, 0.0], "region": ["easy-to-learn", "ambiguous", "hard-to-learn"]})
+    return results.Run(name=name or f"{strategy}-{seed}", strategy=strategy, seed=seed, curve=curve,
+                       batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map})
+
+
+@pytest.fixture
+def runs() -> list[results.Run]:
+    return [make_run(strategy, seed) for strategy, seed in ACCURACY]
+
+
+@pytest.fixture
+def long(runs) -> pd.DataFrame:
+    return results.long_curves(runs)
+
+
+@pytest.fixture
+def grid() -> Grid:
+    return Grid(dataset="trec", strategies=("random", "cartography"), seeds=(1, 2), seed_size=10, batch_size=5,
+                rounds=2)
+
+
+# ---------------------------------------------------------------- grid
+
+def test_grid_names_are_strategies_times_seeds(grid):
+    assert re.fullmatch(r"[0-9a-f]{6}", grid.tag)
+    assert [(e.strategy, e.seed, e.name) for e in grid.experiments()] == [
+        (s, seed, f"trec-{s}-{seed}-{grid.tag}") for s in ("random", "cartography") for seed in (1, 2)]
+    assert grid.labeled_sizes == [10, 15, 20]
+
+
+def test_tag_follows_budget_and_settings_only(grid):
+    def tag(**change):
+        return Grid(**{**grid.__dict__, **change}).tag
+    assert tag() == grid.tag
+    assert tag(strategies=("entropy",), seeds=(7, 8, 9)) == grid.tag
+    for change in ({"batch_size": 6}, {"seed_size": 11}, {"rounds": 3}, {"dataset": "agnews"},
+                   {"settings": ("model.epochs=3",)}):
+        assert tag(**change) != grid.tag, change
+
+
+def test_overrides_set_the_budget_rounds_strategy_and_seed(grid):
+    experiment = grid.experiments()[3]  # cartography, seed 2
+    assert set(experiment.overrides) == {
+        "dataset=trec", "seed_size=10", "batch_size=5", "rounds=2", "al.rounds=[0,1,2]",
+        "al.queries=[{k:0,next:1},{k:1,next:2}]", "strategy=cartography", "seed=2"}
+
+
+def test_user_strategy_gets_a_git_ref_safe_name():
+    grid = Grid(dataset="trec", strategies=("mymod:MyClass",), seeds=(1,), seed_size=10, batch_size=5, rounds=1)
+    (experiment,) = grid.experiments()
+    assert ":" not in experiment.name and experiment.name == f"trec-mymod-MyClass-1-{grid.tag}"
+    assert experiment.strategy == "mymod:MyClass" and "strategy=mymod:MyClass" in experiment.overrides
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"strategies": ("random", "random")}, "strategies are listed twice"),
+    ({"seeds": (1, 2, 1)}, "seeds are listed twice"),
+    ({"strategies": ()}, "at least one strategy"),
+    ({"settings": ("model.epochs",)}, "must look like key=value"),
+    ({"settings": ("seed=3",)}, "'seed' is set by the grid"),
+    ({"settings": ("rounds=4",)}, "'rounds' is set by the grid"),
+    ({"settings": ("al.rounds=[0]",)}, "'al.rounds' is set by the grid"),
+])
+def test_bad_grid_raises_params_error(grid, change, message):
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        Grid(**{**grid.__dict__, **change})
+
+
+def test_overrides_make_params_that_load(tmp_path):
+    grid = Grid(dataset="trec", strategies=("random", "mymod:MyClass"), seeds=(5, 6), seed_size=10, batch_size=5,
+                rounds=2, settings=("model.epochs=3",))
+    experiment = grid.experiments()[2]  # mymod:MyClass, seed 5
+    path = tmp_path / "params.yaml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "params.yaml", path)  # the repository's own
+    apply_overrides(str(path), list(experiment.overrides))
+    params = load_params(path)
+    assert (params.dataset, params.strategy, params.seed) == ("trec", "mymod:MyClass", 5)
+    assert (params.seed_size, params.batch_size, params.rounds, params.model.epochs) == (10, 5, 2, 3)
+    assert params.al_rounds == (0, 1, 2)
+    assert [(q.k, q.next) for q in params.al_queries] == [(0, 1), (1, 2)]
+
+
+# ---------------------------------------------------------------- results
+
+def test_long_curves(long):
+    assert list(long.columns) == ["strategy", "seed", "round", "labeled", "accuracy", "macro_f1"]
+    assert len(long) == 3 * 2 * 3
+    assert long.iloc[0].tolist()[:4] == ["cartography", 1, 0, 10]  # sorted by strategy, seed, round
+    assert long.iloc[-1].tolist()[:5] == ["random", 2, 2, 20, 0.8]
+
+
+def test_mean_curves_mean_and_sample_std(long):
+    means = results.mean_curves(long).set_index(["strategy", "labeled"])
+    point = means.loc[("cartography", 15)]  # accuracies 0.7 and 0.8
+    assert point["seeds"] == 2 and point["round"] == 1
+    assert point["accuracy_mean"] == pytest.approx(0.75)
+    assert point["accuracy_std"] == pytest.approx(0.1 / SQRT2)  # ddof=1: |a - b| / sqrt(2)
+    assert point["accuracy_low"] == pytest.approx(0.75 - 0.1 / SQRT2)
+    assert point["macro_f1_mean"] == pytest.approx(0.65)
+
+
+def test_per_seed_summary_aulc_is_the_trapezoid(long):
+    summary = results.per_seed_summary(long).set_index(["strategy", "seed"])
+    # cartography seed 1: (0.5+0.7)/2*5 + (0.7+0.8)/2*5 = 3 + 3.75 = 6.75 over a range of 10
+    assert summary.loc[("cartography", 1), "aulc"] == pytest.approx(0.675)
+    assert summary.loc[("cartography", 1), "final_accuracy"] == pytest.approx(0.8)
+    assert summary.loc[("random", 2), "aulc"] == pytest.approx((0.5 * 5 + 0.7 * 5) / 10)
+
+
+def test_budgets():
+    assert results.budgets(list(range(500, 2001, 50))) == [500, 1000, 1500, 2000]  # 31 sizes: 0, 10, 20, 30
+    assert results.budgets([10, 15]) == [10, 15]
+
+
+def test_strategy_table(long):
+    table = results.strategy_table(long, at=[10, 20]).set_index("strategy")
+    assert table.attrs["target"] == pytest.approx(0.75)  # random's final mean accuracy
+    assert table.loc["cartography", "acc@20"] == pytest.approx(0.85)
+    assert table.loc["cartography", "std@20"] == pytest.approx(0.1 / SQRT2)
+    assert table.loc["entropy", "acc@10"] == pytest.approx(0.45)
+    assert table.loc["cartography", "aulc"] == pytest.approx((0.675 + 0.75) / 2)  # seed 2: (3.25 + 4.25) / 10
+    # the smallest |L| whose mean accuracy reaches 0.75: cartography at 15 (exactly .75), random at its end
+    assert table.loc["cartography", "labels_to_random_final"] == 15
+    assert table.loc["random", "labels_to_random_final"] == 20
+    assert np.isnan(table.loc["entropy", "labels_to_random_final"])  # entropy peaks at 0.65
+
+
+def test_batch_summary(runs):
+    summary = results.batch_summary(runs).set_index("strategy")
+    # cartography: seed 1 mean confidence 0.3, seed 2 0.7 -> 0.5, std 0.4 / sqrt(2)
+    assert summary.loc["cartography", "confidence"] == pytest.approx(0.5)
+    assert summary.loc["cartography", "confidence_std"] == pytest.approx(0.4 / SQRT2)
+    assert summary.loc["cartography", "correctness"] == pytest.approx(0.5)
+    assert summary.loc["random", "confidence"] == pytest.approx((0.2 + 0.5) / 2)
+    assert summary.loc["entropy", "variability"] == pytest.approx(0.2)
+    assert summary.loc["entropy", "seeds"] == 2
+
+
+def test_overlap_is_jaccard_averaged_over_seeds(runs):
+    matrix = results.overlap(runs)
+    assert np.allclose(np.diag(matrix.to_numpy()), 1.0)
+    assert np.allclose(matrix.to_numpy(), matrix.to_numpy().T)
+    # seed 1: {a,b,c,d} & {a,c,e,f} = 2 of 6; seed 2: the same four ids -> (1/3 + 1) / 2
+    assert matrix.loc["random", "cartography"] == pytest.approx(2 / 3)
+    # seed 1: nothing shared; seed 2: {a} of {a,b,c,d,y,z,w} -> (0 + 1/7) / 2
+    assert matrix.loc["random", "entropy"] == pytest.approx(1 / 14)
+
+
+def test_significance_table_compares_each_pair_once(long, monkeypatch):
+    calls = []
+
+    def fake_compare(a, b, seed=0):
+        calls.append((list(a), list(b)))
+        return {"test": "fake", "statistic": 0.1, "reverse": 0.9, "verdict": "better", "mean_difference": 0.0}
+
+    monkeypatch.setattr(results, "compare", fake_compare)
+    table = results.significance_table(long)
+    assert list(table.columns) == ["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
+                                   "verdict", "mean_difference"]
+    pairs = sorted((frozenset((s, a)), m) for s, a, m in zip(table["strategy"], table["against"], table["metric"]))
+    assert len(pairs) == len(set(pairs)) == 6  # 3 pairs x 2 metrics
+    assert (table["seeds"] == 2).all() and len(calls) == 6
+    row = table[(table["strategy"] == "cartography") & (table["against"] == "random") & (table["metric"] == "aulc")]
+    assert len(row) == 1
+    a, b = calls[row.index[0]]
+    assert a == pytest.approx([0.675, 0.75]) and b == pytest.approx([0.6, 0.6])
+
+
+# ---------------------------------------------------------------- significance
+
+SCORES = np.array([0.70, 0.72, 0.69, 0.75, 0.71])
+
+
+def test_aso_dominance_both_ways():
+    pytest.importorskip("deepsig")
+    better = compare(SCORES + 0.05, SCORES, samples=200)
+    assert (better["test"], better["verdict"]) == ("ASO (deepsig)", "better")
+    assert better["statistic"] < 0.2 and better["mean_difference"] == pytest.approx(0.05)
+    worse = compare(SCORES, SCORES + 0.05, samples=200)
+    assert worse["verdict"] == "worse" and worse["reverse"] < 0.2
+
+
+def test_aso_no_clear_order_on_equal_noisy_scores():
+    pytest.importorskip("deepsig")
+    result = compare([0.80, 0.82, 0.79, 0.81, 0.80], [0.81, 0.80, 0.80, 0.79, 0.82], samples=200)
+    assert result["verdict"] == "no clear order"
+    assert min(result["statistic"], result["reverse"]) >= 0.2
+
+
+@pytest.fixture
+def no_deepsig(monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepsig", None)  # `from deepsig import aso` now raises ImportError
+
+
+def test_bootstrap_fallback_verdicts(no_deepsig):
+    better = compare(SCORES + 0.05, SCORES)
+    assert better["test"] == "paired bootstrap" and better["verdict"] == "better"
+    assert better["statistic"] == 0.0 and better["reverse"] == 1.0  # every resampled mean difference is 0.05
+    assert compare(SCORES, SCORES + 0.05)["verdict"] == "worse"
+    # differences +-0.25 (exact in binary): mean <= 0 when at most 2 of 4 draws are positive, (1 + 4 + 6) / 16
+    mixed = compare([0.75, 0.25, 0.75, 0.25], [0.5, 0.5, 0.5, 0.5], samples=2000)
+    assert mixed["verdict"] == "no clear order" and 0 <= mixed["statistic"] <= 1
+    assert mixed["statistic"] == pytest.approx(11 / 16, abs=0.05)
+    assert mixed["reverse"] == pytest.approx(11 / 16, abs=0.05)
+
+
+@pytest.mark.parametrize("blocked", [True, False])
+def test_unpaired_scores_are_refused_before_any_test_runs(blocked, monkeypatch):
+    if blocked:
+        monkeypatch.setitem(sys.modules, "deepsig", None)
+    for a, b in ((np.ones(5), np.ones(4)), (np.ones(5), np.ones(1)), (np.ones((2, 2)), np.ones((2, 2)))):
+        with pytest.raises(ValueError, match="paired by seed"):
+            compare(a, b)
+
+
+def test_strategies_that_would_share_experiment_names_are_refused():
+    with pytest.raises(ParamsError, match="would share experiment names"):
+        Grid("trec", ("least-confidence", "least:confidence"), (1,), 10, 5, 2)
+
+
+# ---------------------------------------------------------------- outputs
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One reproduction written with the bootstrap fallback (no ASO calls); tests corrupt copies of it."""
+    grid = Grid(dataset="trec", strategies=("random", "cartography"), seeds=(1, 2), seed_size=10, batch_size=5,
+                rounds=2)
+    runs = [make_run(s, seed, name=f"trec-{s}-{seed}-{grid.tag}") for s in grid.strategies for seed in grid.seeds]
+    root = tmp_path_factory.mktemp("reproduction")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "deepsig", None)
+        outputs.write_reproduction(runs, grid, root, elapsed_s=90.0)
+    return grid, root
+
+
+@pytest.fixture
+def reproduction(written, tmp_path):
+    grid, root = written
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    return grid, tmp_path, outputs.output_dir(tmp_path, "trec")
+
+
+NEEDED = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
+          "batch_stats.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
+
+
+def test_written_reproduction_is_whole(reproduction):
+    grid, root, out = reproduction
+    assert all((out / name).is_file() for name in NEEDED)
+    assert (root / "metrics/reproduce/curves/trec.csv").is_file()
+    text = (out / "results.md").read_text()
+    assert all(strategy in text for strategy in grid.strategies) and "1.5 min" in text
+    assert len(pd.read_csv(out / "significance.csv")) == 2  # cartography vs random, on aulc and final accuracy
+    assert outputs.check_reproduction(root, grid) == []
+
+
+def _drop_point(out):
+    long = pd.read_csv(out / "curves_by_seed.csv")
+    long.drop(long[(long["strategy"] == "cartography") & (long["seed"] == 2) & (long["labeled"] == 15)].index) \
+        .to_csv(out / "curves_by_seed.csv", index=False)
+
+
+def _bad_accuracy(out):
+    long = pd.read_csv(out / "curves_by_seed.csv")
+    long.loc[0, "accuracy"] = 1.3
+    long.to_csv(out / "curves_by_seed.csv", index=False)
+
+
+@pytest.mark.parametrize("corrupt, problem", [
+    (_drop_point, "cartography, seed 2: curve has |L| = [10, 20]"),
+    (_bad_accuracy, "curves_by_seed.csv: 'accuracy' has values outside [0, 1]"),
+    (lambda out: (out / "overlap.png").unlink(), "missing overlap.png"),
+])
+def test_check_reproduction_reports_a_corruption(reproduction, corrupt, problem):
+    grid, root, out = reproduction
+    corrupt(out)
+    problems = outputs.check_reproduction(root, grid)
+    assert len(problems) == 1 and problem in problems[0], problems

@@ -1,0 +1,61 @@
+"""`cartal reproduce` end to end: a 2 x 2 grid queued through DVC in a temporary git repo, aggregated,
+checked, then run again (nothing reruns) and resumed after losing an experiment (only that one reruns)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cartal.experiments.dvc_queue import finished
+from projects import new_project, run
+
+pytestmark = pytest.mark.slow
+SEED_SIZE, BATCH, ROUNDS, EPOCHS = 30, 15, 1, 4
+GRID = ["-s", "random", "-s", "cal", "--seed", "11", "--seed", "12",
+        "--seed-size", str(SEED_SIZE), "--batch-size", str(BATCH), "--rounds", str(ROUNDS), "-j", "2", "--check"]
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory, shared_data) -> tuple[Path, str]:
+    repo = new_project(tmp_path_factory.mktemp("grid"), shared_data, rounds=2, epochs=EPOCHS)
+    result = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
+    return repo, result.stdout + result.stderr
+
+
+def test_every_experiment_runs_and_the_aggregate_is_whole(reproduced):
+    repo, output = reproduced
+    assert "check: every experiment finished" in output
+    names = finished(repo)
+    assert len(names) == 4 and all(name.startswith("trec-") for name in names)
+    assert {name.split("-")[1] for name in names} == {"random", "cartography"}  # `cal` is resolved to its name
+    out = repo / "metrics/reproduce/trec"
+    curves = pd.read_csv(out / "curves_by_seed.csv")
+    assert len(curves) == 4 * (ROUNDS + 1) and set(curves["seed"]) == {11, 12}
+    assert sorted(curves["labeled"].unique()) == [SEED_SIZE, SEED_SIZE + BATCH]
+    round0 = curves[curves["round"] == 0].pivot(index="seed", columns="strategy", values="accuracy")
+    assert (round0["random"] == round0["cartography"]).all()  # same seed, same L0, same model: same round 0
+    significance = pd.read_csv(out / "significance.csv")
+    assert set(significance["metric"]) == {"aulc", "final_accuracy"} and len(significance) == 2
+    overlap = pd.read_csv(out / "overlap.csv").set_index("strategy")
+    assert overlap.loc["random", "random"] == 1.0 and 0 <= overlap.loc["random", "cartography"] < 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["experiments"] == sorted(names) and summary["elapsed_s"] > 0
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
+    assert any("metrics/reproduce/curves/trec.csv" in key for key in plots["data"])
+
+
+def test_a_second_reproduction_runs_nothing_and_a_lost_experiment_alone_reruns(reproduced, shared_data):
+    repo, _ = reproduced
+    before = finished(repo)
+    again = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
+    assert "4 finished earlier, 0 to run" in again.stderr and finished(repo) == before
+    lost = sorted(before)[0]
+    run(["dvc", "exp", "remove", lost], repo)
+    resumed = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
+    assert "3 finished earlier, 1 to run" in resumed.stderr
+    after = finished(repo)
+    assert set(after) == set(before)
+    assert all(after[name] == before[name] for name in before if name != lost)  # kept, not rerun
