@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from cartal.errors import CartalError, ProjectError
+from cartal.errors import CartalError, LabelsPendingError, ProjectError
 
 app = typer.Typer(
     help="Cartography Active Learning (Zhang and Plank, 2021) as a reproducible DVC pipeline.\n\n"
@@ -36,6 +36,9 @@ def _friendly(command):
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         try:
             return command(*args, **kwargs)
+        except LabelsPendingError as exc:  # not a failure, but the pipeline must stop here
+            typer.secho(f"waiting for labels: {exc}", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(1) from None
         except CartalError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
@@ -149,6 +152,36 @@ def reproduce(
         if problems:
             raise typer.Exit(1)
         typer.echo("check: every experiment finished, every curve has every point, every statistic is in range")
+
+
+@app.command()
+@_friendly
+def status(params: Path = PARAMS, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")):
+    """Where the run stands: rounds done, labeled and pool sizes, a batch waiting for labels, the latest accuracy."""
+    import json
+
+    state = _stage("status").status(_params(params))
+    if as_json:
+        typer.echo(json.dumps(state, indent=2))
+        return
+    typer.echo(f"{state['dataset']}, strategy {state['strategy']}, oracle {state['oracle']}: "
+               f"{state['rounds_evaluated']} of {state['rounds'] + 1} rounds evaluated")
+    latest = state["latest"]
+    if latest is None:
+        typer.echo("nothing has run yet: `dvc repro` starts the experiment")
+        return
+    pool = "?" if latest["pool"] is None else latest["pool"]
+    typer.echo(f"round {latest['round']}: {latest['labeled']} labeled, {pool} in the pool, "
+               f"{state['skipped']} skipped on purpose so far")
+    scored = state["latest_evaluated"]
+    if scored:
+        typer.echo(f"latest test accuracy {scored['accuracy']:.4f}, macro-F1 {scored['macro_f1']:.4f} "
+                   f"(round {scored['round']}, {scored['labeled']} labeled)")
+    waiting = state["waiting"]
+    if waiting:
+        typer.secho(f"waiting for labels: {waiting['size']} instances in {waiting['folder']}/batch.csv "
+                    f"(or its Label Studio export as {waiting['folder']}/export.json); then `dvc repro`",
+                    fg=typer.colors.YELLOW)
 
 
 @app.command("strategies")

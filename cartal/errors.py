@@ -25,6 +25,10 @@ class UnknownStrategyError(CartalError):
     """The configured query strategy is not registered."""
 
 
+class LabelsPendingError(CartalError):
+    """A human round's batch waits for its labels: not a failure, the pipeline stops until they are given."""
+
+
 class ProjectError(CartalError):
     """A command that needs a cartal project (dvc.yaml, stages/) was run outside one."""
 

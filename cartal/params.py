@@ -19,8 +19,30 @@ import yaml
 
 from cartal.errors import ParamsError
 
-DATASETS = ("bbc", "trec", "agnews")
+DATASETS = ("bbc", "trec", "agnews", "files", "hub")
+ORACLES = ("gold", "human")
+GOLD_LABELS = "data/prepared/train.parquet"  # where merge-labels finds the labels of a gold (simulated) round
 DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+
+@dataclass(frozen=True)
+class FilesParams:
+    """dataset: files. Labeled train + test (a simulation), or an unlabeled pool + a labeled seed set + test."""
+
+    train: str | None = None
+    test: str | None = None
+    pool: str | None = None  # no label column needed: a person labels what is selected (oracle: human)
+    seed: str | None = None  # labeled; becomes L0 as it is (seed_size is then its size)
+
+
+@dataclass(frozen=True)
+class HubParams:
+    """dataset: hub. Any Hugging Face dataset through `datasets` (or a folder written by save_to_disk)."""
+
+    name: str | None = None
+    config: str | None = None
+    train_split: str = "train"
+    test_split: str = "test"
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,12 @@ class DataParams:
     split_seed: int = 0  # fixes the BBC test split and subsamples, independent of the experiment seed
     max_train: int | None = None  # stratified subsample of the train split (smoke runs, tests)
     max_test: int | None = None  # stratified subsample of the test split
+    files: FilesParams = field(default_factory=FilesParams)
+    hub: HubParams = field(default_factory=HubParams)
+    text_columns: tuple[str, ...] = ("text",)  # files/hub: joined by one space, each stripped, empty ones dropped
+    label_column: str = "label"
+    id_column: str | None = None  # None = ids from the row number: train-0, pool-0, ...
+    labels: tuple[str, ...] | None = None  # the label set in its order; None = the sorted labels found
 
 
 @dataclass(frozen=True)
@@ -101,10 +129,21 @@ class MapParams:
 
 @dataclass(frozen=True)
 class Query:
-    """One query round: select in round ``k``, the labels join round ``next``."""
+    """One query round: select in round ``k``, the labels join round ``next``; merge-labels reads them
+    from ``labels`` (the gold labels, or the round's annotation folder for a human oracle)."""
 
     k: int
     next: int
+    labels: str = GOLD_LABELS
+
+
+def annotation_dir(k: int) -> str:
+    """The folder where a human round k's batch waits for its labels."""
+    return f"annotations/round-{k}"
+
+
+def expected_queries(rounds: int, oracle: str) -> tuple[Query, ...]:
+    return tuple(Query(k, k + 1, annotation_dir(k) if oracle == "human" else GOLD_LABELS) for k in range(rounds))
 
 
 @dataclass(frozen=True)
@@ -115,6 +154,7 @@ class Params:
     seed_size: int = 100
     batch_size: int = 50
     rounds: int = 10
+    oracle: str = "gold"  # gold: simulate with the dataset's labels | human: a person labels each batch
     data: DataParams = field(default_factory=DataParams)
     encoder: EncoderParams = field(default_factory=EncoderParams)
     model: ModelParams = field(default_factory=ModelParams)
@@ -171,6 +211,8 @@ def _validate(p: Params, source: str) -> None:
     def fail(key: str, problem: str) -> typing.NoReturn:
         raise ParamsError(f"{source}: '{key}' {problem}")
 
+    if p.oracle not in ORACLES:
+        fail("oracle", f"is {p.oracle!r}; use gold (simulation with the dataset's labels) or human")
     if p.dataset not in DATASETS:
         fail("dataset", f"is {p.dataset!r}; known datasets: {', '.join(DATASETS)}")
     for key in ("seed_size", "batch_size"):
@@ -209,23 +251,22 @@ def _validate(p: Params, source: str) -> None:
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1:
         fail("encoder", "max_length and batch_size must be at least 1")
     expected_rounds = p.trained_rounds
-    expected_queries = tuple(Query(k, k + 1) for k in p.query_rounds)
-    if p.al_rounds != expected_rounds or p.al_queries != expected_queries:
+    if p.al_rounds != expected_rounds or p.al_queries != expected_queries(p.rounds, p.oracle):
         raise ParamsError(
-            f"{source}: 'rounds' is {p.rounds} but the 'al' block lists "
-            f"{len(p.al_queries)} query rounds; run `cartal rounds {p.rounds}` to regenerate it "
+            f"{source}: 'rounds' is {p.rounds} and 'oracle' {p.oracle}, but the 'al' block lists "
+            f"{len(p.al_queries)} query rounds for another setting; run `cartal rounds {p.rounds}` to regenerate it "
             "(dvc.yaml expands the rounds from that block)"
         )
 
 
-def rounds_block(rounds: int) -> str:
+def rounds_block(rounds: int, oracle: str = "gold") -> str:
     """The ``al:`` block of params.yaml for ``rounds`` query rounds after round 0."""
     lines = [
         "al:  # written by `cartal rounds N`: the rounds dvc.yaml expands (DVC's ${} has no arithmetic)",
         f"  rounds: [{', '.join(str(k) for k in range(rounds + 1))}]",
         "  queries:" + ("" if rounds else " []"),
     ]
-    lines += [f"    - {{k: {k}, next: {k + 1}}}" for k in range(rounds)]
+    lines += [f"    - {{k: {q.k}, next: {q.next}, labels: {q.labels}}}" for q in expected_queries(rounds, oracle)]
     return "\n".join(lines) + "\n"
 
 
@@ -240,7 +281,8 @@ def set_rounds(path: str | Path, rounds: int) -> None:
     text = re.sub(r"^(rounds:[ \t]*)[^\s#]*", rf"\g<1>{rounds}", text, count=1, flags=re.M)
     # the al block runs from its key to the next top-level key or the end of the file
     text = re.sub(r"^al:.*?(?=^\S|\Z)", "", text, flags=re.M | re.S).rstrip("\n") + "\n\n"
-    text += rounds_block(rounds)
+    oracle = (yaml.safe_load(text) or {}).get("oracle", "gold")
+    text += rounds_block(rounds, oracle if oracle in ORACLES else "gold")
     params_from_dict(yaml.safe_load(text), source=str(path))
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -273,6 +315,11 @@ def _coerce(value, hint, key: str, source: str):
     if value is None and type(None) in allowed:
         return None
     for kind in allowed:
+        if typing.get_origin(kind) is tuple:  # a list of names in YAML; one name alone is a list of one
+            items = [value] if isinstance(value, str) else value
+            if isinstance(items, list) and items and all(isinstance(v, (str, int)) and str(v) for v in items):
+                return tuple(str(v) for v in items)
+            raise ParamsError(f"{source}: '{key}' must be a non-empty list of names, got {value!r}")
         if kind is bool and isinstance(value, bool):
             return value
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
@@ -293,7 +340,7 @@ def _as_int_list(value, key: str, source: str) -> list[int]:
 
 def _as_queries(value, source: str) -> list[Query]:
     try:
-        return [Query(int(item["k"]), int(item["next"])) for item in value]
+        return [Query(int(item["k"]), int(item["next"]), str(item.get("labels", GOLD_LABELS))) for item in value]
     except (TypeError, KeyError, ValueError) as exc:
         raise ParamsError(
             f"{source}: 'al.queries' must list {{k, next}} entries; run `cartal rounds N`"

@@ -9,6 +9,7 @@ import numpy as np
 from cartal import strategies
 from cartal.data import datasets
 from cartal.data.split import check_budget, draw_seed_set
+from cartal.errors import DataError
 from cartal.io import artifacts as art
 from cartal.params import Params
 from stages import layout
@@ -20,9 +21,18 @@ def run(params: Params) -> None:
     strategies.resolve(params.strategy)  # an unknown strategy fails now, not after embedding
     strategies.check_fallback(params.cal.fallback)
     dataset = datasets.load(params.dataset, params.data)
-    check_budget(len(dataset.train), params.seed_size, params.batch_size, params.rounds)
+    unlabeled = int(dataset.train["label"].isna().sum())
+    if unlabeled and params.oracle == "gold":
+        raise DataError(f"{unlabeled} instances of the pool have no label, so the gold oracle cannot answer; "
+                        "set oracle: human (and run `cartal rounds N`) to label the selected batches yourself")
     train_ids = dataset.train["id"].to_numpy(dtype=object)
-    seed_ids = draw_seed_set(train_ids, params.seed_size, params.seed)
+    if dataset.seed_ids is not None:  # the user's labeled seed file is L0
+        seed_ids = np.asarray(dataset.seed_ids, dtype=object)
+        log.info("L0 is the seed file's %d instances (seed_size %d is not used)", len(seed_ids), params.seed_size)
+        check_budget(len(dataset.train), len(seed_ids), params.batch_size, params.rounds)
+    else:
+        check_budget(len(dataset.train), params.seed_size, params.batch_size, params.rounds)
+        seed_ids = draw_seed_set(train_ids, params.seed_size, params.seed)
     seed_rows = dataset.train.set_index("id").loc[seed_ids]
     pool = np.setdiff1d(train_ids.astype(str), seed_ids.astype(str))
 

@@ -26,17 +26,19 @@ def stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, **top_level) -> Path:
+def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: dict | None = None,
+                **top_level) -> Path:
     """Copy dvc.yaml, params.yaml, stages/ and the plot templates into ``repo``; make it a committed git + DVC repo.
 
-    The dataset is TREC from ``shared_data`` cut to 300 train / 120 test texts.
+    The dataset is TREC from ``shared_data`` cut to 300 train / 120 test texts, unless ``top_level`` and
+    ``data`` (updates of params.yaml's data block) say otherwise.
     """
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params.update(dataset="trec", **top_level)
-    params["data"].update(trec_dir=str(shared_data / "trec"), max_train=300, max_test=120)
+    params.update({"dataset": "trec", **top_level})
+    params["data"].update({"trec_dir": str(shared_data / "trec"), "max_train": 300, "max_test": 120, **(data or {})})
     params["encoder"].update(max_length=48)
     params["model"].update(epochs=epochs)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

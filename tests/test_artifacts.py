@@ -16,6 +16,7 @@ EXAMPLES = {
     "PREPARED": {"id": IDS, "text": ["t1", "t2", "t3"], "label": ["x", "y", "x"]},
     "LABELED": {"id": IDS, "label": ["x", "y", "x"], "round": [0, 0, 1]},
     "POOL": {"id": IDS},
+    "SKIPPED": {"id": IDS, "round": [0, 0, 1]},
     "FEATURES": {"id": IDS, "vector": MATRIX},
     "TRAINING": {"epoch": [1, 1, 2], "id": IDS, "probs": MATRIX},
     "DYNAMICS": {"id": IDS, "epoch": [1, 2, 3], "gold_prob": [0.1, 0.5, 0.9], "correct": [False, True, True]},
@@ -42,8 +43,8 @@ def test_every_kind_round_trips_with_its_schema(tmp_path, name):
             assert field.type == expected
     assert art.ids(table).tolist() == IDS
     dims = {column: np.asarray(EXAMPLES[name][column]).shape[1] for column, dtype in kind.columns if dtype == art.VECTOR}
-    assert table.schema.equals(art.schema_for(kind, **dims))  # names, order, types, and not nullable
-    assert all(not field.nullable for field in table.schema)
+    assert table.schema.equals(art.schema_for(kind, **dims))  # names, order, types, nullability
+    assert all(field.nullable == (field.name in kind.nullable) for field in table.schema)
     for column, dtype in kind.columns:
         if dtype != art.VECTOR:
             assert table.column(column).to_pylist() == pytest.approx(list(EXAMPLES[name][column]))
@@ -53,6 +54,7 @@ EXACT = {
     "PREPARED": [("id", pa.string()), ("text", pa.string()), ("label", pa.string())],
     "LABELED": [("id", pa.string()), ("label", pa.string()), ("round", pa.int32())],
     "POOL": [("id", pa.string())],
+    "SKIPPED": [("id", pa.string()), ("round", pa.int32())],
     "FEATURES": [("id", pa.string()), ("vector", pa.list_(pa.float32(), 4))],
     "TRAINING": [("epoch", pa.int32()), ("id", pa.string()), ("probs", pa.list_(pa.float32(), 4))],
     "DYNAMICS": [("id", pa.string()), ("epoch", pa.int32()), ("gold_prob", pa.float32()), ("correct", pa.bool_())],
@@ -68,7 +70,8 @@ EXACT = {
 def test_the_schema_on_disk_is_exactly_the_documented_one(tmp_path, name):
     kind = getattr(art, name)
     path = art.write_table(art.table_from_columns(kind, EXAMPLES[name]), tmp_path / "x.parquet", kind)
-    expected = pa.schema([pa.field(column, dtype, nullable=False) for column, dtype in EXACT[name]])
+    nullable = {"PREPARED": {"label"}}.get(name, set())  # an unlabeled pool's label is null
+    expected = pa.schema([pa.field(column, dtype, nullable=column in nullable) for column, dtype in EXACT[name]])
     assert pq.read_schema(path).remove_metadata().equals(expected)
 
 

@@ -87,7 +87,7 @@ def test_overrides_set_the_budget_rounds_strategy_and_seed(grid):
     experiment = grid.experiments()[3]  # cartography, seed 2
     assert set(experiment.overrides) == {
         "dataset=trec", "seed_size=10", "batch_size=5", "rounds=2", "al.rounds=[0,1,2]",
-        "al.queries=[{k:0,next:1},{k:1,next:2}]", "strategy=cartography", "seed=2"}
+        "al.queries=[{k:0,next:1,labels:data/prepared/train.parquet},{k:1,next:2,labels:data/prepared/train.parquet}]", "strategy=cartography", "seed=2"}
 
 
 def test_user_strategy_gets_a_git_ref_safe_name():

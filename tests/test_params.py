@@ -31,7 +31,11 @@ def test_the_repos_params_load():
     (lambda p: p.update(batch_size=0), r"'batch_size' must be at least 1"),
     (lambda p: p["cal"].update(tau=1.5), r"'cal.tau' must be in \[0, 1\]"),
     (lambda p: p["model"].update(dropout=1.0), r"'model.dropout'"),
-    (lambda p: p.update(rounds=30), r"'rounds' is 30 but the 'al' block lists \d+ query rounds; run `cartal rounds 30`"),
+    (lambda p: p.update(rounds=30), r"'rounds' is 30 and 'oracle' gold, but the 'al' block lists \d+ query rounds "
+                                    r"for another setting; run `cartal rounds 30`"),
+    (lambda p: p.update(oracle="human"), r"'oracle' human, but the 'al' block .*; run `cartal rounds 10`"),
+    (lambda p: p.update(oracle="crowd"), r"'oracle' is 'crowd'; use gold \(simulation with the dataset's labels\) or human"),
+    (lambda p: p["data"].update(text_columns=[]), r"'data.text_columns' must be a non-empty list of names"),
     (lambda p: p["al"].update(rounds=[0, 1]), r"run `cartal rounds 10`"),
     (lambda p: p.update(seed=True), r"'seed' must be int, got True"),
     (lambda p: p["model"].update(epochs=3.0), r"'model.epochs' must be int, got 3.0"),
@@ -97,7 +101,9 @@ def test_set_rounds_keeps_every_other_key_and_the_comment_on_the_rounds_line(tmp
     written = yaml.safe_load(path.read_text())
     assert {k: v for k, v in written.items() if k not in ("rounds", "al")} == {
         k: v for k, v in original.items() if k not in ("rounds", "al")}
-    assert written["al"] == {"rounds": [0, 1, 2], "queries": [{"k": 0, "next": 1}, {"k": 1, "next": 2}]}
+    gold = "data/prepared/train.parquet"
+    assert written["al"] == {"rounds": [0, 1, 2], "queries": [{"k": 0, "next": 1, "labels": gold},
+                                                               {"k": 1, "next": 2, "labels": gold}]}
     rounds_line = next(line for line in path.read_text().splitlines() if line.startswith("rounds:"))
     original_line = next(line for line in (ROOT / "params.yaml").read_text().splitlines() if line.startswith("rounds:"))
     assert rounds_line.split("#", 1)[1] == original_line.split("#", 1)[1]  # its comment is kept
@@ -132,9 +138,20 @@ def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
 
 def test_rounds_block_is_yaml_for_zero_rounds_too():
     assert yaml.safe_load(rounds_block(0)) == {"al": {"rounds": [0], "queries": []}}
-    assert yaml.safe_load(rounds_block(2))["al"]["queries"] == [{"k": 0, "next": 1}, {"k": 1, "next": 2}]
+    gold = "data/prepared/train.parquet"
+    assert yaml.safe_load(rounds_block(2))["al"]["queries"] == [{"k": 0, "next": 1, "labels": gold},
+                                                                {"k": 1, "next": 2, "labels": gold}]
     for rounds in (1, 5, 30):
         block = yaml.safe_load(rounds_block(rounds))["al"]
         assert block["rounds"] == list(range(rounds + 1))
-        assert block["queries"] == [{"k": k, "next": k + 1} for k in range(rounds)]
+        assert block["queries"] == [{"k": k, "next": k + 1, "labels": gold} for k in range(rounds)]
         assert params_from_dict({"rounds": rounds, "al": block}).al_rounds == tuple(range(rounds + 1))
+
+
+def test_a_human_oracle_reads_each_rounds_labels_from_its_annotation_folder(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text().replace("oracle: gold", "oracle: human"))
+    set_rounds(path, 2)
+    params = load_params(path)
+    assert [(q.k, q.next, q.labels) for q in params.al_queries] == [
+        (0, 1, "annotations/round-0"), (1, 2, "annotations/round-1")]

@@ -24,6 +24,7 @@ class Dataset:
     train: pd.DataFrame  # id, text, label
     test: pd.DataFrame
     labels: tuple[str, ...]  # the class order every model uses
+    seed_ids: tuple[str, ...] | None = None  # L0 given by the user (a labeled seed file); None = drawn
 
 
 def load(name: str, params: DataParams) -> Dataset:
@@ -33,8 +34,12 @@ def load(name: str, params: DataParams) -> Dataset:
         dataset = load_trec_csv(Path(params.trec_dir)) if params.trec_dir else load_trec_hub()
     elif name == "agnews":
         dataset = load_agnews_csv(Path(params.agnews_dir)) if params.agnews_dir else load_agnews_hub()
+    elif name in ("files", "hub"):
+        from cartal.data import sources
+
+        dataset = sources.load_files(params) if name == "files" else sources.load_hub(params)
     else:
-        raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec, agnews")
+        raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec, agnews, files, hub")
     return subsample(dataset, params.max_train, params.max_test, params.split_seed)
 
 
@@ -151,7 +156,8 @@ def _from_hf(name: str, dataset_dict, label_column: str, labels: tuple[str, ...]
 
 
 def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, seed: int) -> Dataset:
-    """A stratified subsample of each split, for smoke runs and tests."""
+    """A stratified subsample of each split, for smoke runs and tests. A user's seed set stays whole:
+    only the pool around it is cut (uniformly: it has no labels to stratify by)."""
     from sklearn.model_selection import train_test_split
 
     def cut(frame: pd.DataFrame, size: int | None) -> pd.DataFrame:
@@ -159,11 +165,17 @@ def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, see
             return frame
         counts = frame["label"].value_counts()
         both_sides_hold_every_class = min(size, len(frame) - size) >= len(counts) and counts.min() >= 2
-        stratify = frame["label"] if both_sides_hold_every_class else None
+        stratify = frame["label"] if both_sides_hold_every_class and frame["label"].notna().all() else None
         kept, _ = train_test_split(frame, train_size=size, random_state=seed, stratify=stratify)
         return _sorted(kept)
 
-    return Dataset(dataset.name, cut(dataset.train, max_train), cut(dataset.test, max_test), dataset.labels)
+    test = cut(dataset.test, max_test)
+    if dataset.seed_ids is None:
+        return Dataset(dataset.name, cut(dataset.train, max_train), test, dataset.labels)
+    is_seed = dataset.train["id"].isin(set(dataset.seed_ids))
+    pool = cut(dataset.train[~is_seed], max_train)
+    train = _sorted(pd.concat([dataset.train[is_seed], pool]))
+    return Dataset(dataset.name, train, test, dataset.labels, dataset.seed_ids)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

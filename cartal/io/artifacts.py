@@ -41,15 +41,19 @@ class Kind:
     name: str
     writer: str
     columns: tuple[tuple[str, object], ...]
+    nullable: tuple[str, ...] = ()  # columns that may hold nulls
 
     @property
     def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
 
-PREPARED = Kind("prepared split", "prepare", (("id", pa.string()), ("text", pa.string()), ("label", pa.string())))
+# the label of a pool instance is null when the user's pool is unlabeled (oracle: human)
+PREPARED = Kind("prepared split", "prepare", (("id", pa.string()), ("text", pa.string()), ("label", pa.string())),
+                nullable=("label",))
 LABELED = Kind("labeled set", "prepare or merge-labels", (("id", pa.string()), ("label", pa.string()), ("round", pa.int32())))
 POOL = Kind("unlabeled pool", "prepare or merge-labels", (("id", pa.string()),))
+SKIPPED = Kind("skipped ids", "merge-labels", (("id", pa.string()), ("round", pa.int32())))
 FEATURES = Kind("features", "embed", (("id", pa.string()), ("vector", VECTOR)))
 TRAINING = Kind("training log", "train-seed", (("epoch", pa.int32()), ("id", pa.string()), ("probs", VECTOR)))
 DYNAMICS = Kind(
@@ -85,7 +89,7 @@ def schema_for(kind: Kind, **dims: int) -> pa.Schema:
             if name not in dims:
                 raise ValueError(f"{kind.name}: the dimension of column '{name}' is needed")
             dtype = vector_type(dims[name])
-        fields.append(pa.field(name, dtype, nullable=False))
+        fields.append(pa.field(name, dtype, nullable=name in kind.nullable))
     return pa.schema(fields)
 
 

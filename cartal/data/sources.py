@@ -1,0 +1,251 @@
+"""A user's own data as (id, text, label) frames: local files or a Hugging Face dataset.
+
+Active learning on real data starts from whatever the user has: a CSV export, a
+JSON Lines dump, a Parquet table, a dataset on the hub, or an unlabeled pool.
+These readers turn each into the frames every other stage expects and fail early,
+naming the file, the rows and the fix, rather than deep inside a training run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from cartal.data.datasets import Dataset
+from cartal.data.validate import check_labels, validate_frame
+from cartal.errors import DataError, listing
+
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+
+
+def read_file(path: str | Path, text_columns: list[str], label_column: str | None = None,
+              id_column: str | None = None, id_prefix: str = "row") -> pd.DataFrame:
+    """Read a .csv, .tsv, .jsonl or .parquet file (suffix in any case) as (id, text, label).
+
+    The text is the ``text_columns`` in order, each stripped, empty ones dropped,
+    joined by one space: AG News' Title and Description give "Title Description",
+    a row without a title gives just its description. The id is ``id_column`` as a
+    string, or ``f"{id_prefix}-{row}"`` with the 0-based row number in the file, so
+    the same file always gives the same ids. The label is ``label_column`` as a
+    string, or None everywhere when ``label_column`` is None (an unlabeled pool).
+    Every problem raises :class:`DataError` naming the file, the rows and the fix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {path.suffix or '(no suffix)'!r}; "
+                        f"supported: {', '.join(SUFFIXES)}")
+    if not path.is_file():
+        raise DataError(f"{path} not found: check the path (relative paths start at {Path.cwd()})")
+    try:
+        raw = _read_raw(path, suffix)
+    except Exception as exc:  # a parser's error is about the file, whatever its type
+        raise DataError(f"{path}: could not read it as {suffix[1:]} ({type(exc).__name__}: {exc}); "
+                        f"check that the file is complete and really is {suffix[1:]}") from exc
+    _require_columns(str(path), list(raw.columns), text_columns, label_column, id_column)
+    return _to_frame(raw, str(path), text_columns, label_column, id_column, id_prefix)
+
+
+def _read_raw(path: Path, suffix: str) -> pd.DataFrame:
+    if suffix in (".csv", ".tsv"):
+        # strings throughout: ids like "007" and labels like "1" or "NA" must not become numbers or NaN
+        return pd.read_csv(path, sep="," if suffix == ".csv" else "\t", dtype=str, keep_default_na=False)
+    if suffix == ".jsonl":
+        records = []
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    record = json.loads(line)
+                    if not isinstance(record, dict):
+                        raise ValueError(f"line {number} is not a JSON object")
+                    records.append(record)
+        return pd.DataFrame(records, dtype=object)  # object: no int-to-float surprises from missing values
+    # pyarrow's own types keep integer columns with nulls integers, so 7 reads as "7", not "7.0"
+    return pd.read_parquet(path, dtype_backend="pyarrow")
+
+
+def read_hub(name: str, config: str | None, split: str, text_columns: list[str], label_column: str | None = None,
+             id_column: str | None = None, id_prefix: str = "row") -> pd.DataFrame:
+    """One split of a Hugging Face dataset as (id, text, label), by the rules of :func:`read_file`.
+
+    ``name`` is a folder written by ``save_to_disk`` (a DatasetDict, of which ``split``
+    is taken, or a single Dataset, used as is), or else anything ``datasets.load_dataset``
+    accepts: a hub id or a folder of data files. A ClassLabel column gives its names,
+    not its integers, so labels read the same as from a file.
+    """
+    import datasets
+
+    source = f"{name}[{split}]"
+    folder = Path(name)
+    saved = folder.is_dir() and ((folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file())
+    try:
+        part = datasets.load_from_disk(name) if saved else datasets.load_dataset(name, config, split=split)
+    except Exception as exc:  # offline, unknown id, bad config, corrupt cache: the user's way out is the same
+        if isinstance(exc, ValueError):
+            _raise_if_split_missing(name, config, split)
+        raise DataError(f"could not load {name!r} (config {config!r}, split {split!r}) with `datasets` "
+                        f"({type(exc).__name__}: {exc}); check the name, or save the data as .csv, .tsv, "
+                        f".jsonl or .parquet files and read those") from exc
+    if isinstance(part, datasets.DatasetDict):
+        if split not in part:
+            raise DataError(f"{name}: no split {split!r}; available splits: {', '.join(sorted(part))}")
+        part = part[split]
+    _require_columns(source, part.column_names, text_columns, label_column, id_column)
+    raw = part.select_columns(list(dict.fromkeys([*text_columns, *filter(None, [label_column, id_column])])))
+    frame = raw.to_pandas()
+    names = getattr(part.features[label_column], "names", None) if label_column else None
+    if names:  # a ClassLabel; -1 (or anything out of range) means no label and is reported as missing
+        frame[label_column] = [names[c] if c is not None and 0 <= c < len(names) else None
+                               for c in part[label_column]]
+    return _to_frame(frame, source, text_columns, label_column, id_column, id_prefix)
+
+
+def _raise_if_split_missing(name: str, config: str | None, split: str) -> None:
+    """After a ValueError, list the splits there are if ``split`` names one that is not among them."""
+    import datasets
+
+    try:
+        available = datasets.get_dataset_split_names(name, config)
+    except Exception:
+        return  # the split names are out of reach too: report the original error
+    wanted = [part.split("[")[0].strip() for part in split.split("+")]  # "train[:10%]+test" names train, test
+    if any(w not in available for w in wanted):
+        raise DataError(f"{name}: no split {split!r}; available splits: {', '.join(sorted(available))}")
+
+
+def _require_columns(source: str, found: list, text_columns: list[str], label_column: str | None,
+                     id_column: str | None) -> None:
+    if not text_columns or isinstance(text_columns, str):
+        raise DataError(f"{source}: text_columns must be a non-empty list of column names, got {text_columns!r}")
+    needed = [*text_columns, *filter(None, [label_column, id_column])]
+    missing = [c for c in dict.fromkeys(needed) if c not in found]
+    if missing:
+        raise DataError(f"{source}: column(s) {', '.join(map(repr, missing))} missing "
+                        f"(found {', '.join(map(str, found))}); name columns the data has")
+
+
+def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_column: str | None,
+              id_column: str | None, id_prefix: str) -> pd.DataFrame:
+    """Join, name and check the columns; row numbers in messages are 0-based, as in the ids."""
+    if len(raw) == 0:
+        raise DataError(f"{source}: no rows (only a header, or nothing); a dataset needs at least one row")
+    parts = [_strings(raw[column]) for column in text_columns]
+    text = [" ".join(p for p in row if p) for row in zip(*parts)]
+    rows = pd.RangeIndex(len(raw))
+    if id_column:
+        ids = _strings(raw[id_column])
+        empty = [r for r, i in zip(rows, ids) if not i]
+        if empty:
+            raise DataError(f"{source}: empty id in '{id_column}' at rows {listing(empty)}; "
+                            "fill them in or leave out id_column to number the rows")
+        duplicated = pd.Series(ids).duplicated(keep=False)
+        if duplicated.any():
+            repeated = pd.unique(pd.Series(ids)[duplicated])
+            raise DataError(f"{source}: duplicate ids in '{id_column}': {listing(repeated)} "
+                            f"(rows {listing(rows[duplicated.to_numpy()])}); ids must be unique")
+    else:
+        ids = [f"{id_prefix}-{r}" for r in rows]
+    no_text = [r for r, t in zip(rows, text) if not t]
+    if no_text:
+        raise DataError(f"{source}: no text in {', '.join(text_columns)} at rows {listing(no_text)}; "
+                        "fill in the text or drop those rows")
+    if label_column is None:
+        # an unlabeled pool: validate_frame insists on labels, so check it with a stand-in and put None back
+        frame = pd.DataFrame({"id": ids, "text": text, "label": "unlabeled"})
+        return validate_frame(frame, source).assign(label=None)
+    labels = _strings(raw[label_column])
+    unlabeled = [r for r, label in zip(rows, labels) if not label]
+    if unlabeled:
+        raise DataError(f"{source}: no label in '{label_column}' at rows {listing(unlabeled)}; label those rows, "
+                        "drop them, or read the file without label_column as an unlabeled pool")
+    return validate_frame(pd.DataFrame({"id": ids, "text": text, "label": labels}), source)
+
+
+def _strings(column: pd.Series) -> list[str]:
+    """Each cell as a stripped string; a missing cell (None, NaN, NA) as ''."""
+    return ["" if _missing(value) else str(value).strip() for value in column]
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def label_set(frames, declared: list[str] | None, source: str) -> tuple[str, ...]:
+    """The class order every model uses: ``declared`` as given, else the sorted labels the frames hold.
+
+    Declaring the labels fixes their order and lets a class be absent from the data;
+    then any label outside them is a typo or a wrong file and is reported. Unlabeled
+    frames (label None) contribute nothing.
+    """
+    present = [frame.loc[frame["label"].notna()] for frame in frames]
+    if declared is not None:
+        labels = tuple(str(label) for label in declared)
+        duplicated = sorted({label for label in labels if labels.count(label) > 1})
+        if len(labels) < 2 or duplicated:
+            raise DataError(f"{source}: the declared labels must be at least two distinct names, got {list(labels)}")
+        for frame in present:
+            check_labels(frame, labels, source, fix="; add them to the declared labels or fix those rows")
+        return labels
+    labels = tuple(sorted({label for frame in present for label in frame["label"]}))
+    if len(labels) < 2:
+        raise DataError(f"{source}: found {len(labels)} label(s) ({', '.join(labels) or 'none'}); "
+                        "classification needs at least two: label more rows or declare the labels")
+    return labels
+
+
+def user_dataset(train: pd.DataFrame, test: pd.DataFrame, labels) -> Dataset:
+    """The user's frames as a :class:`Dataset` named "files", like the built-in ones."""
+    return Dataset("files", train, test, tuple(labels))
+
+
+def load_files(params) -> Dataset:
+    """dataset: files (``params`` is a DataParams). Either labeled train and test files (a simulation with
+    gold labels), or an unlabeled pool, a labeled seed file that becomes L0, and a labeled test file."""
+    files = params.files
+    columns = dict(text_columns=list(params.text_columns), id_column=params.id_column)
+    if files.test is None:
+        raise DataError("dataset 'files' needs data.files.test: a labeled file to measure the model on")
+    if (files.train is None) == (files.pool is None):
+        raise DataError("dataset 'files' needs exactly one of data.files.train (labeled: a simulation) and "
+                        "data.files.pool (unlabeled, with data.files.seed: labeling real data)")
+    test = read_file(files.test, label_column=params.label_column, id_prefix="test", **columns)
+    if files.train is not None:
+        if files.seed is not None:
+            raise DataError("data.files.seed goes with data.files.pool; with data.files.train, L0 is drawn from it")
+        train = read_file(files.train, label_column=params.label_column, id_prefix="train", **columns)
+        labels = label_set([train, test], params.labels, files.train)
+        return Dataset("files", _by_id(train), _by_id(test), labels)
+    if files.seed is None:
+        raise DataError("data.files.pool needs data.files.seed: a few labeled examples to train the first model on")
+    seed = read_file(files.seed, label_column=params.label_column, id_prefix="seed", **columns)
+    pool = read_file(files.pool, label_column=None, id_prefix="pool", **columns)
+    return _with_seed_set(seed, pool, test, params.labels, files.seed)
+
+
+def load_hub(params) -> Dataset:
+    """dataset: hub: the configured splits of a Hugging Face dataset, both labeled."""
+    hub = params.hub
+    if not hub.name:
+        raise DataError("dataset 'hub' needs data.hub.name: a dataset id on the hub (or a save_to_disk folder)")
+    splits = {}
+    for name, split in (("train", hub.train_split), ("test", hub.test_split)):
+        splits[name] = read_hub(hub.name, hub.config, split, list(params.text_columns), params.label_column,
+                                params.id_column, id_prefix=name)
+    labels = label_set(list(splits.values()), params.labels, hub.name)
+    return Dataset("hub", _by_id(splits["train"]), _by_id(splits["test"]), labels)
+
+
+def _with_seed_set(seed: pd.DataFrame, pool: pd.DataFrame, test: pd.DataFrame, declared, source: str) -> Dataset:
+    train = pd.concat([seed, pool], ignore_index=True)
+    shared = train["id"][train["id"].duplicated()]
+    if len(shared):
+        raise DataError(f"ids in both the seed file and the pool: {listing(shared)}; an instance is either "
+                        "labeled (seed) or waiting (pool): remove it from one of them")
+    labels = label_set([seed, test], declared, source)
+    return Dataset("files", _by_id(train), _by_id(test), labels, seed_ids=tuple(sorted(seed["id"])))
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("id", kind="stable").reset_index(drop=True)

@@ -1,0 +1,96 @@
+"""A person labels the batches: the user's own files (an unlabeled pool and a labeled seed file), the
+pipeline stopping until the labels are there, bad labels refused with nothing written, then going on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cartal.io import artifacts as art
+from projects import new_project, run, stages_run
+
+pytestmark = pytest.mark.slow
+BATCH = 10
+FOLDER = "annotations/round-0"
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """md5 of every file under data/ and metrics/: what must not change when a stage refuses its input."""
+    return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
+            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, shared_data) -> Path:
+    repo = tmp_path_factory.mktemp("human")
+    news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    news.iloc[:40].to_csv(repo / "seed.csv", index=False)  # labeled: L0
+    news.iloc[40:240].drop(columns=["Class Index"]).to_json(repo / "pool.jsonl", orient="records", lines=True)
+    news.iloc[240:400].to_parquet(repo / "test.parquet")
+    new_project(repo, shared_data, rounds=1, epochs=3, dataset="files", oracle="human", batch_size=BATCH,
+                data={"files": {"seed": "seed.csv", "pool": "pool.jsonl", "test": "test.parquet", "train": None},
+                      "text_columns": ["Title", "Description"], "label_column": "Class Index",
+                      "labels": ["1", "2", "3", "4"], "max_train": None, "max_test": None})
+    return repo
+
+
+@pytest.fixture(scope="module")
+def waiting(project):
+    first = run(["dvc", "repro"], project, check=False)
+    return project, first
+
+
+def test_the_pipeline_stops_and_says_which_file_to_fill(waiting):
+    repo, first = waiting
+    assert first.returncode != 0
+    assert f"waiting for labels: {BATCH} instances wait for labels in {FOLDER}/" in first.stderr
+    assert "then run `dvc repro` again" in first.stderr
+    batch = pd.read_csv(repo / FOLDER / "batch.csv", dtype=str, keep_default_na=False)
+    selected = art.read_table(repo / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
+    assert sorted(batch["id"]) == sorted(selected["id"]) and batch["id"].str.startswith("pool-").all()
+    assert set(batch["suggestion"]) <= {"1", "2", "3", "4"} and (batch["label"] == "").all()
+    pool = pd.read_json(repo / "pool.jsonl", lines=True)
+    first_id = batch["id"].iloc[0]
+    row = pool.iloc[int(first_id.split("-")[1])]
+    assert batch["text"].iloc[0] == f"{row['Title'].strip()} {row['Description'].strip()}"
+    assert len(json.loads((repo / FOLDER / "tasks.json").read_text())) == BATCH
+    status = run(["cartal", "status"], repo).stdout
+    assert "round 0: 40 labeled, 200 in the pool" in status and f"waiting for labels: {BATCH} instances" in status
+
+
+def test_an_unknown_label_is_refused_and_nothing_is_written(waiting):
+    repo, _ = waiting
+    before = snapshot(repo)
+    batch = pd.read_csv(repo / FOLDER / "batch.csv", dtype=str, keep_default_na=False)
+    batch["label"] = ["World"] + ["1"] * (BATCH - 1)
+    batch.to_csv(repo / FOLDER / "batch.csv", index=False)
+    result = run(["dvc", "repro"], repo, check=False)
+    assert result.returncode != 0
+    assert f"unknown labels: {batch['id'].iloc[0]}: 'World' (known labels: 1, 2, 3, 4)" in result.stderr
+    assert snapshot(repo) == before and not (repo / "data/rounds/1").exists()
+
+
+def test_labels_given_the_run_goes_on_and_records_the_skip(waiting):
+    repo, _ = waiting
+    batch = pd.read_csv(repo / FOLDER / "batch.csv", dtype=str, keep_default_na=False)
+    batch["label"] = [""] + ["2"] * (BATCH - 1)
+    batch["skip"] = ["yes"] + [""] * (BATCH - 1)
+    batch.to_csv(repo / FOLDER / "batch.csv", index=False)
+    given = (repo / FOLDER / "batch.csv").read_bytes()
+    done = run(["dvc", "repro"], repo)
+    assert {"merge-labels@0", "train-seed@1", "evaluate@1", "report"} <= stages_run(done.stdout)
+    assert "select@0" not in stages_run(done.stdout)  # the batch is not drawn again
+    labeled = art.read_table(repo / "data/rounds/1/labeled.parquet", art.LABELED).to_pandas().set_index("id")
+    assert len(labeled) == 40 + BATCH - 1 and (labeled.loc[batch["id"].iloc[1:], "label"] == "2").all()
+    skipped = art.read_table(repo / "data/rounds/1/skipped.parquet", art.SKIPPED).to_pandas()
+    assert skipped["id"].tolist() == [batch["id"].iloc[0]] and skipped["round"].tolist() == [0]
+    pool = art.ids(art.read_table(repo / "data/rounds/1/pool.parquet", art.POOL))
+    assert len(pool) == 200 - BATCH and batch["id"].iloc[0] not in set(pool)
+    status = json.loads(run(["cartal", "status", "--json"], repo).stdout)
+    assert status["rounds_evaluated"] == 2 and status["waiting"] is None and status["skipped"] == 1
+    again = run(["dvc", "repro"], repo)
+    assert stages_run(again.stdout) == set() and (repo / FOLDER / "batch.csv").read_bytes() == given

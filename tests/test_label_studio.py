@@ -1,0 +1,352 @@
+"""Label Studio for human rounds: the labeling config, the tasks to import, the labels read back.
+
+The unit tests run on hand-made data. The one marked ``label_studio`` drives a real Label Studio
+server on localhost: it needs ``CARTAL_LABEL_STUDIO``, the path of the ``label-studio`` executable of
+a virtualenv of its own (``export CARTAL_LABEL_STUDIO=$(.ci/label-studio.sh | tail -1)``), and is
+skipped without it; ``CARTAL_LABEL_STUDIO_TIMEOUT`` (seconds, default 120) bounds the wait for its
+start. It talks plain HTTP from this interpreter: the SDK lives only in that virtualenv.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cartal.annotation.label_studio import labeling_config, labels_from_export, tasks_from_batch
+from cartal.errors import DataError
+
+LABELS = ["DESC", "ENTY", "HUM", 'Q&A "odd" <label>']
+BATCH = pd.DataFrame({
+    "id": ["t1", "t2", "t3", "t4", "t5"],
+    "text": ["What is a cat?", "Who wrote Hamlet?", "Name a tree.", "Why & how?", "What's <this>?"],
+    "suggestion": ["DESC", "HUM", "ENTY", 'Q&A "odd" <label>', "DESC"],
+    "confidence": [0.91, 0.55, 0.42, 0.66, 0.30],
+})
+
+
+def _choice(label: str, from_name: str = "label") -> dict:
+    return {"from_name": from_name, "to_name": "text", "type": "choices", "value": {"choices": [label]}}
+
+
+def _annotation(ann_id: int, result: list, updated_at: str, cancelled: bool = False) -> dict:
+    return {"id": ann_id, "result": result, "was_cancelled": cancelled,
+            "created_at": updated_at, "updated_at": updated_at}
+
+
+def _task(task_id: int, data_id, annotations: list) -> dict:
+    data = {"text": "some text"} if data_id is None else {"id": data_id, "text": "some text"}
+    return {"id": task_id, "data": data, "annotations": annotations, "drafts": [], "predictions": [task_id]}
+
+
+# -- labeling_config -------------------------------------------------------------------------------
+
+def test_labeling_config_lists_every_label_and_parses_as_xml():
+    root = ET.fromstring(labeling_config(LABELS))
+    assert root.tag == "View"
+    (text,) = root.iter("Text")
+    assert text.attrib == {"name": "text", "value": "$text"}
+    (choices,) = root.iter("Choices")
+    assert (choices.get("name"), choices.get("toName"), choices.get("choice")) == ("label", "text", "single")
+    assert [c.get("value") for c in choices.iter("Choice")] == LABELS  # escaped, and read back as given
+
+
+def test_labeling_config_keeps_whitespace_in_labels():
+    labels = ["two\nlines", "tab\there", " padded "]
+    values = [c.get("value") for c in ET.fromstring(labeling_config(labels)).iter("Choice")]
+    assert values == labels
+
+
+@pytest.mark.parametrize("labels, words", [([], "no labels"), (["a", ""], "not non-empty"),
+                                           (["a", "b", "a"], "listed twice: a")])
+def test_labeling_config_rejects_unusable_label_sets(labels, words):
+    with pytest.raises(DataError, match=words):
+        labeling_config(labels)
+
+
+# -- tasks_from_batch ------------------------------------------------------------------------------
+
+def test_tasks_carry_id_text_and_the_suggestion_as_a_scored_prediction():
+    tasks = tasks_from_batch(BATCH, model_version="round-3")
+    assert len(tasks) == 5
+    for task, row in zip(tasks, BATCH.itertuples()):
+        assert task["data"] == {"id": row.id, "text": row.text}
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"] == "round-3"
+        assert prediction["score"] == pytest.approx(row.confidence)
+        assert prediction["result"] == [_choice(row.suggestion)]
+    json.dumps(tasks, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
+
+
+def test_tasks_turn_ids_into_strings_and_numbers_into_floats():
+    batch = pd.DataFrame({"id": [7, 8], "text": ["a", "b"], "suggestion": ["x", "y"], "confidence": [1, 0]})
+    tasks = tasks_from_batch(batch, "m")
+    assert [t["data"]["id"] for t in tasks] == ["7", "8"]
+    assert all(type(t["predictions"][0]["score"]) is float for t in tasks)
+
+
+def test_tasks_from_a_batch_without_a_column_name_it():
+    with pytest.raises(DataError, match="missing columns confidence"):
+        tasks_from_batch(BATCH.drop(columns="confidence"), "m")
+
+
+def test_tasks_from_a_bad_batch_name_the_ids():
+    batch = BATCH.copy()
+    batch.loc[1, "suggestion"] = None
+    batch.loc[2, "confidence"] = math.inf
+    batch.loc[4, "id"] = "t1"
+    with pytest.raises(DataError) as error:
+        tasks_from_batch(batch, "m")
+    message = str(error.value)
+    assert "no suggestion for ids t2" in message
+    assert "confidence not a finite number for ids t3" in message
+    assert "ids listed twice: t1" in message
+
+
+# -- labels_from_export ----------------------------------------------------------------------------
+
+EXPORT = [
+    _task(1, "labeled", [_annotation(1, [_choice("HUM")], "2025-03-01T10:00:00.000000Z")]),
+    _task(2, "skipped", [_annotation(2, [], "2025-03-01T10:01:00Z", cancelled=True)]),
+    # labeled twice: the second one, updated last, wins, whatever the order in the export
+    _task(3, "relabeled", [_annotation(5, [_choice("ENTY")], "2025-03-01T12:00:00.5Z"),
+                           _annotation(3, [_choice("DESC")], "2025-03-01T11:00:00Z")]),
+    _task(4, "missing", []),
+    # skipped after a label: the label stands
+    _task(5, "labeled then skipped", [_annotation(6, [_choice("DESC")], "2025-03-01T10:00:00Z"),
+                                      _annotation(7, [], "2025-03-02T10:00:00Z", cancelled=True)]),
+]
+
+
+def test_labels_from_export_follow_the_rules():
+    labels = labels_from_export(EXPORT, "export.json")
+    assert list(labels.columns) == ["id", "label", "skipped"]
+    assert labels["skipped"].dtype == bool
+    got = {row.id: (row.label, row.skipped) for row in labels.itertuples()}
+    assert got == {"labeled": ("HUM", False), "skipped": (None, True), "relabeled": ("ENTY", False),
+                   "missing": (None, False), "labeled then skipped": ("DESC", False)}
+    assert labels["id"].tolist() == sorted(got)
+
+
+def test_latest_is_by_time_not_by_annotation_id():
+    task = _task(1, "x", [_annotation(9, [_choice("DESC")], "2025-01-01T00:00:00Z"),
+                          _annotation(2, [_choice("HUM")], "2025-01-02T00:00:00+00:00")])
+    assert labels_from_export([task], "e")["label"].tolist() == ["HUM"]
+
+
+def test_updated_at_wins_over_created_at():
+    old = {"id": 1, "result": [_choice("DESC")], "was_cancelled": False,
+           "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-05T00:00:00Z"}
+    new = {"id": 2, "result": [_choice("HUM")], "was_cancelled": False, "created_at": "2025-01-03T00:00:00Z"}
+    assert labels_from_export([_task(1, "x", [old, new])], "e")["label"].tolist() == ["DESC"]
+
+
+def test_regions_of_other_controls_are_ignored():
+    comment = {"from_name": "comment", "to_name": "text", "type": "textarea", "value": {"text": ["hm"]}}
+    task = _task(1, "x", [_annotation(1, [comment, _choice("HUM")], "2025-01-01T00:00:00Z")])
+    assert labels_from_export([task], "e")["label"].tolist() == ["HUM"]
+
+
+def test_an_empty_export_gives_an_empty_table():
+    labels = labels_from_export([], "e")
+    assert labels.empty and list(labels.columns) == ["id", "label", "skipped"]
+
+
+def test_a_task_without_data_id_is_named():
+    with pytest.raises(DataError, match=r"round-2\.json: .*tasks without data\.id.*task 42"):
+        labels_from_export([_task(42, None, [])], "round-2.json")
+
+
+def test_an_annotation_with_several_choices_is_named():
+    two = {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["DESC", "HUM"]}}
+    with pytest.raises(DataError, match=r"round-2\.json: .*several choices for tasks t9"):
+        labels_from_export([_task(1, "t9", [_annotation(1, [two], "2025-01-01T00:00:00Z")])], "round-2.json")
+
+
+def test_two_choice_regions_count_as_several_choices():
+    regions = [_choice("DESC"), _choice("HUM")]
+    with pytest.raises(DataError, match="several choices for tasks t9"):
+        labels_from_export([_task(1, "t9", [_annotation(1, regions, "2025-01-01T00:00:00Z")])], "e")
+
+
+@pytest.mark.parametrize("result", [[], [{"from_name": "label", "to_name": "text", "type": "choices",
+                                          "value": {"choices": []}}]])
+def test_a_result_without_a_choice_is_named(result):
+    with pytest.raises(DataError, match=r"round-2\.json: .*without a choice for tasks t7"):
+        labels_from_export([_task(1, "t7", [_annotation(1, result, "2025-01-01T00:00:00Z")])], "round-2.json")
+
+
+def test_only_the_annotation_used_is_checked():
+    superseded = _annotation(1, [], "2025-01-01T00:00:00Z")  # no choice, but a later one replaces it
+    task = _task(1, "x", [superseded, _annotation(2, [_choice("HUM")], "2025-01-02T00:00:00Z")])
+    assert labels_from_export([task], "e")["label"].tolist() == ["HUM"]
+
+
+def test_every_problem_is_reported_at_once():
+    export = [_task(1, None, []), _task(2, "t2", [_annotation(1, [], "2025-01-01T00:00:00Z")]),
+              _task(3, "t3", []), _task(4, "t3", [])]
+    with pytest.raises(DataError) as error:
+        labels_from_export(export, "e")
+    message = str(error.value)
+    assert "task 1" in message and "without a choice for tasks t2" in message
+    assert "ids held by several tasks: t3" in message
+
+
+def test_a_label_outside_the_config_is_named_when_labels_are_given():
+    task = _task(1, "t4", [_annotation(1, [_choice("NOPE")], "2025-01-01T00:00:00Z")])
+    assert labels_from_export([task], "e")["label"].tolist() == ["NOPE"]
+    with pytest.raises(DataError, match=r"not in the labeling config for tasks t4 \('NOPE'\)"):
+        labels_from_export([task], "e", labels=LABELS)
+
+
+def test_an_export_that_is_not_a_list_is_refused():
+    with pytest.raises(DataError, match="not a Label Studio JSON export"):
+        labels_from_export({"tasks": []}, "e")
+
+
+def test_no_label_studio_import():
+    code = ("import sys, cartal.annotation.label_studio; "
+            "sys.exit(any(m.split('.')[0] in ('label_studio', 'label_studio_sdk') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# -- a real Label Studio server --------------------------------------------------------------------
+
+TOKEN = "cartal-test-token-0123456789"
+USER = "cartal@example.com"
+# Settings Label Studio reads from the environment under these plain names too (HOST, PORT, ...):
+# a stray one in the caller's environment would change the server under test.
+UNSET = ("HOST", "PORT", "USERNAME", "PASSWORD", "USER_TOKEN", "DJANGO_DB", "DATABASE_NAME", "BASE_DATA_DIR",
+         "DEBUG", "SECRET_KEY", "DISABLE_SIGNUP_WITHOUT_LINK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabelStudio:
+    """A Label Studio server of the test's own, and HTTP calls to its API with a legacy token."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log: Path):
+        self.process, self.url, self.log = process, url, log
+
+    def call(self, method: str, path: str, body=None, timeout: float = 60):
+        request = urllib.request.Request(
+            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"Label Studio: {method} {path} answered {error.code}: {error.read()[:1000]!r}")
+
+
+@pytest.fixture
+def label_studio(tmp_path):
+    """Start ``$CARTAL_LABEL_STUDIO start`` on a free localhost port in a fresh data dir; stop it after."""
+    executable = os.environ.get("CARTAL_LABEL_STUDIO")
+    if not executable:
+        pytest.skip("CARTAL_LABEL_STUDIO is not set: point it at a label-studio executable, "
+                    "e.g. export CARTAL_LABEL_STUDIO=$(.ci/label-studio.sh | tail -1)")
+    if not os.access(executable, os.X_OK):
+        pytest.fail(f"CARTAL_LABEL_STUDIO={executable} is not an executable file; "
+                    "run .ci/label-studio.sh and export the path it prints last")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LABEL_STUDIO_", "HEARTEX_")) and k not in UNSET}
+    env.update({
+        "LABEL_STUDIO_BASE_DATA_DIR": str(tmp_path / "ls-data"),
+        "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",  # no call to PyPI at start
+        "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+        "LABEL_STUDIO_SENTRY_DSN": "",  # no error reports sent out
+        "LABEL_STUDIO_FRONTEND_SENTRY_DSN": "",
+        "PYTHONUNBUFFERED": "1",
+    })
+    port = _free_port()
+    # Legacy API tokens are off by default since 1.18: --enable-legacy-api-token turns them on for the
+    # organization created at this first start, and --user-token sets the token of the user it creates.
+    command = [executable, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
+               "--username", USER, "--password", "cartal-test-password", "--user-token", TOKEN,
+               "--enable-legacy-api-token"]
+    log = tmp_path / "label-studio.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # A first start migrates a fresh SQLite database: 25 s on an idle machine, a minute on 2 busy cores.
+        wait = float(os.environ.get("CARTAL_LABEL_STUDIO_TIMEOUT", 120))
+        started, deadline = time.monotonic(), time.monotonic() + wait
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"Label Studio exited with {process.returncode} before it was ready:\n"
+                            + log.read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"Label Studio not ready on {url} after {wait:.0f} s "
+                            "(CARTAL_LABEL_STUDIO_TIMEOUT sets the wait):\n"
+                            + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.5)
+        print(f"Label Studio ready on {url} after {time.monotonic() - started:.1f} s")
+        yield LabelStudio(process, url, log)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.label_studio
+def test_a_round_through_a_real_label_studio(label_studio):
+    ls = label_studio
+    project = ls.call("POST", "/api/projects", {"title": "cartal round 1", "label_config": labeling_config(LABELS)})
+    assert [c.get("value") for c in ET.fromstring(project["label_config"]).iter("Choice")] == LABELS
+
+    imported = ls.call("POST", f"/api/projects/{project['id']}/import", tasks_from_batch(BATCH, "round-1"))
+    assert (imported["task_count"], imported["prediction_count"]) == (5, 5)
+    listed = ls.call("GET", f"/api/tasks?project={project['id']}&page_size=100")
+    task_of = {task["data"]["id"]: task["id"] for task in listed["tasks"]}
+    assert sorted(task_of) == sorted(BATCH["id"])
+
+    def annotate(data_id: str, label: str | None):
+        result = [] if label is None else [_choice(label)]
+        ls.call("POST", f"/api/tasks/{task_of[data_id]}/annotations/",
+                {"result": result, "was_cancelled": label is None})
+
+    annotate("t1", "DESC")       # accepts the suggestion
+    annotate("t2", "ENTY")       # overrides it ...
+    annotate("t3", "HUM")
+    annotate("t4", 'Q&A "odd" <label>')
+    annotate("t2", "HUM")        # ... and changes its mind: a later annotation of the same task
+    annotate("t5", None)         # Skip
+
+    export = ls.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON&download_all_tasks=true")
+    by_id = {task["data"]["id"]: task for task in export}
+    assert [len(by_id[i]["annotations"]) for i in BATCH["id"]] == [1, 2, 1, 1, 1]
+    labels = labels_from_export(export, f"Label Studio project {project['id']}", labels=LABELS)
+    got = {row.id: (row.label, row.skipped) for row in labels.itertuples()}
+    assert got == {"t1": ("DESC", False), "t2": ("HUM", False), "t3": ("HUM", False),
+                   "t4": ('Q&A "odd" <label>', False), "t5": (None, True)}
