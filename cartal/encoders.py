@@ -25,16 +25,24 @@ def resolve(name: str) -> str:
 
 
 def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int = 32,
-           progress: bool = True, desc: str = "embedding") -> np.ndarray:
-    """Embed ``texts`` with the encoder ``name``: mean of the last hidden states over real tokens."""
+           progress: bool = True, desc: str = "embedding", device: str = "cpu") -> np.ndarray:
+    """Embed ``texts`` with the encoder ``name``: mean of the last hidden states over real tokens.
+
+    ``device`` is a torch device ("cpu", "cuda", "cuda:1"). Features computed on a
+    GPU differ from CPU ones in the last digits, so the device is a parameter of
+    its own rather than picked automatically: the same params give the same features.
+    """
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModel, AutoTokenizer
 
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DataError(f"encoder.device is {device!r} but torch sees no CUDA device here; set encoder.device: cpu")
+
     source = resolve(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModel.from_pretrained(source).eval()
+        model = AutoModel.from_pretrained(source).eval().to(device)
     except (OSError, ValueError) as exc:
         raise DataError(
             f"encoder {name!r} could not be loaded ({exc}); set encoder.name to a local model folder "
@@ -48,9 +56,9 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
         for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
-                              max_length=max_length, return_tensors="pt")
+                              max_length=max_length, return_tensors="pt").to(device)
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out[index] = pooled.numpy()
+            out[index] = pooled.float().cpu().numpy()
     return out

@@ -70,6 +70,7 @@ class EncoderParams:
     name: str = "sentence-transformers/all-MiniLM-L6-v2"
     max_length: int = 256
     batch_size: int = 32
+    device: str = "cpu"  # a torch device: cpu, cuda, cuda:1 (GPU features differ from CPU ones in the last digits)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ def _validate(p: Params, source: str) -> None:
         fail("cal.dynamics", f"is {p.cal.dynamics!r}; use training (the paper) or evaluation")
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):
+        fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1:
         fail("encoder", "max_length and batch_size must be at least 1")
     expected_rounds = p.trained_rounds

@@ -57,3 +57,15 @@ def test_an_unloadable_encoder_says_what_to_do(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(DataError, match=r"(?s)could not be loaded.*set encoder.name"):
         encode(["x"], str(tmp_path), progress=False)
+
+
+def test_a_cuda_device_without_cuda_is_refused_with_the_fix(monkeypatch):
+    import torch
+
+    from cartal.encoders import encode
+    from cartal.errors import DataError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DataError, match=r"encoder.device is 'cuda' but torch sees no CUDA device here; "
+                                        r"set encoder.device: cpu"):
+        encode(["a text"], "all-MiniLM-L6-v2", device="cuda", progress=False)

@@ -34,6 +34,7 @@ def test_the_repos_params_load():
     (lambda p: p.update(rounds=30), r"'rounds' is 30 and 'oracle' gold, but the 'al' block lists \d+ query rounds "
                                     r"for another setting; run `cartal rounds 30`"),
     (lambda p: p.update(oracle="human"), r"'oracle' human, but the 'al' block .*; run `cartal rounds 10`"),
+    (lambda p: p["encoder"].update(device="gpu"), r"'encoder.device' is 'gpu'; use cpu, cuda, cuda:N or mps"),
     (lambda p: p.update(oracle="crowd"), r"'oracle' is 'crowd'; use gold \(simulation with the dataset's labels\) or human"),
     (lambda p: p["data"].update(text_columns=[]), r"'data.text_columns' must be a non-empty list of names"),
     (lambda p: p["al"].update(rounds=[0, 1]), r"run `cartal rounds 10`"),
