@@ -154,19 +154,11 @@ def labels_from_export(export: list[dict], source: str, labels: list[str] | None
             unknown.append(f"{id_} ({choices[0]!r})")
         else:
             rows[id_] = (str(choices[0]), False)
-    problems = []
-    if not_tasks:
-        problems.append(f"entries that are not tasks: {listing(not_tasks)}")
-    if no_id:
-        problems.append(f"tasks without data.id (not imported by cartal): {listing(no_id)}")
-    if twice:
-        problems.append(f"ids held by several tasks: {listing(twice)}")
-    if several:
-        problems.append(f"annotations with several choices for tasks {listing(several)}")
-    if no_choice:
-        problems.append(f"annotations without a choice for tasks {listing(no_choice)}")
-    if unknown:
-        problems.append(f"labels not in the labeling config for tasks {listing(unknown)}")
+    found = ((not_tasks, "entries that are not tasks: "), (no_id, "tasks without data.id (not imported by cartal): "),
+             (twice, "ids held by several tasks: "), (several, "annotations with several choices for tasks "),
+             (no_choice, "annotations without a choice for tasks "),
+             (unknown, "labels not in the labeling config for tasks "))
+    problems = [f"{what}{listing(ids)}" for ids, what in found if ids]
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems) + "; fix these tasks in Label Studio "
                         "(one choice per submitted annotation) and export the project again")
