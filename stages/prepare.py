@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> None:
     strategies.resolve(params.strategy)  # an unknown strategy fails now, not after embedding
     strategies.check_fallback(params.cal.fallback)
+    if params.dataset == "files":
+        outside = [path for path in vars(params.data.files).values()
+                   if path and Path("data/raw").resolve() not in Path(path).resolve().parents]
+        if outside:
+            log.warning("%s: outside data/raw/, so `dvc repro` will not notice when they change; "
+                        "move them there", ", ".join(outside))
     dataset = datasets.load(params.dataset, params.data)
     unlabeled = int(dataset.train["label"].isna().sum())
     if unlabeled and params.oracle == "gold":

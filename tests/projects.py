@@ -36,6 +36,7 @@ def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: d
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data" / "raw", repo / "data" / "raw", dirs_exist_ok=True)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params.update({"dataset": "trec", **top_level})
     params["data"].update({"trec_dir": str(shared_data / "trec"), "max_train": 300, "max_test": 120, **(data or {})})

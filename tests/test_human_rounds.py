@@ -19,20 +19,25 @@ FOLDER = "annotations/round-0"
 
 
 def snapshot(repo: Path) -> dict[str, str]:
-    """md5 of every file under data/ and metrics/: what must not change when a stage refuses its input."""
+    """md5 of every artifact under data/ and metrics/ (not the inputs in data/raw/): what must not change
+    when a stage refuses its input."""
     return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
-            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*")) if p.is_file()}
+            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*"))
+            if p.is_file() and "raw" not in p.relative_to(repo).parts}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, shared_data) -> Path:
     repo = tmp_path_factory.mktemp("human")
+    raw = repo / "data" / "raw"
+    raw.mkdir(parents=True)
     news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
-    news.iloc[:40].to_csv(repo / "seed.csv", index=False)  # labeled: L0
-    news.iloc[40:240].drop(columns=["Class Index"]).to_json(repo / "pool.jsonl", orient="records", lines=True)
-    news.iloc[240:400].to_parquet(repo / "test.parquet")
+    news.iloc[:40].to_csv(raw / "seed.csv", index=False)  # labeled: L0
+    news.iloc[40:240].drop(columns=["Class Index"]).to_json(raw / "pool.jsonl", orient="records", lines=True)
+    news.iloc[240:400].to_parquet(raw / "test.parquet")
     new_project(repo, shared_data, rounds=1, epochs=3, dataset="files", oracle="human", batch_size=BATCH,
-                data={"files": {"seed": "seed.csv", "pool": "pool.jsonl", "test": "test.parquet", "train": None},
+                data={"files": {"seed": "data/raw/seed.csv", "pool": "data/raw/pool.jsonl",
+                                "test": "data/raw/test.parquet", "train": None},
                       "text_columns": ["Title", "Description"], "label_column": "Class Index",
                       "labels": ["1", "2", "3", "4"], "max_train": None, "max_test": None})
     return repo
@@ -53,7 +58,7 @@ def test_the_pipeline_stops_and_says_which_file_to_fill(waiting):
     selected = art.read_table(repo / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
     assert sorted(batch["id"]) == sorted(selected["id"]) and batch["id"].str.startswith("pool-").all()
     assert set(batch["suggestion"]) <= {"1", "2", "3", "4"} and (batch["label"] == "").all()
-    pool = pd.read_json(repo / "pool.jsonl", lines=True)
+    pool = pd.read_json(repo / "data/raw/pool.jsonl", lines=True)
     first_id = batch["id"].iloc[0]
     row = pool.iloc[int(first_id.split("-")[1])]
     assert batch["text"].iloc[0] == f"{row['Title'].strip()} {row['Description'].strip()}"
@@ -94,3 +99,46 @@ def test_labels_given_the_run_goes_on_and_records_the_skip(waiting):
     assert status["rounds_evaluated"] == 2 and status["waiting"] is None and status["skipped"] == 1
     again = run(["dvc", "repro"], repo)
     assert stages_run(again.stdout) == set() and (repo / FOLDER / "batch.csv").read_bytes() == given
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda b: b.assign(label=["2"] * (BATCH - 1) + ["Sports"], skip=[""] * BATCH), "unknown labels: "),
+    (lambda b: b.iloc[1:].assign(label="2", skip=""), "ids with no label (label them, or write yes under skip"),
+    (lambda b: pd.concat([b.assign(label="2", skip=""), b.iloc[[1]].assign(label="3", skip="")]),
+     "ids labeled twice with different labels: "),
+    (lambda b: pd.concat([b.assign(label="2", skip=""), b.iloc[[1]].assign(id="pool-99999", label="2", skip="")]),
+     "ids that are not in the batch: pool-99999"),
+])
+def test_bad_labels_after_a_finished_round_change_nothing(waiting, edit, message):
+    repo, _ = waiting
+    path = repo / FOLDER / "batch.csv"
+    good = path.read_bytes()
+    if not (repo / "data/rounds/1/labeled.parquet").exists():
+        pytest.skip("needs the finished round of test_labels_given_the_run_goes_on_and_records_the_skip")
+    before = snapshot(repo)
+    edit(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+    try:
+        result = run(["dvc", "repro"], repo, check=False)
+        assert result.returncode != 0 and message in result.stderr
+        assert snapshot(repo) == before  # L1, U1, the model and the metrics of round 1 are all still there
+    finally:
+        path.write_bytes(good)
+    assert stages_run(run(["dvc", "repro"], repo).stdout) <= {"merge-labels@0"}
+
+
+def test_a_bad_input_file_is_refused_and_the_prepared_data_stays(waiting):
+    repo, _ = waiting
+    if not (repo / "metrics/curve.csv").exists():
+        pytest.skip("needs the finished run of test_labels_given_the_run_goes_on_and_records_the_skip")
+    before = snapshot(repo)
+    seed_file = repo / "data/raw/seed.csv"
+    good = seed_file.read_bytes()
+    seed = pd.read_csv(seed_file, keep_default_na=False)
+    seed.loc[3, ["Title", "Description"]] = ""
+    seed.to_csv(seed_file, index=False)
+    try:
+        result = run(["dvc", "repro"], repo, check=False)
+        assert result.returncode != 0 and "seed.csv: no text in Title, Description at rows 3" in result.stderr
+        assert snapshot(repo) == before
+    finally:
+        seed_file.write_bytes(good)
