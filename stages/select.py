@@ -55,7 +55,8 @@ def _write_batch_to_label(params: Params, k: int, ids: np.ndarray, labels: tuple
     batch = pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
                           "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
                           "confidence": probs.max(axis=1)})
-    path = write_batch(Path(annotation_dir(k)), batch, model_version=f"round {k} ({params.strategy})")
+    path = write_batch(Path(annotation_dir(k)), batch, model_version=f"round {k} ({params.strategy})",
+                       labels=labels)
     log.warning("round %d: %d instances to label in %s; then run `dvc repro` again", k, len(ids), path)
 
 

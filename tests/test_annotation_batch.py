@@ -17,7 +17,7 @@ BATCH = pd.DataFrame({"id": ["q1", "q2", "q3"], "text": ["Who wrote Hamlet ?", "
 
 @pytest.fixture
 def folder(tmp_path):
-    write_batch(tmp_path, BATCH, model_version="round 0")
+    write_batch(tmp_path, BATCH, model_version="round 0", labels=LABELS)
     return tmp_path
 
 
@@ -33,6 +33,8 @@ def test_the_batch_file_holds_texts_and_suggestions_and_empty_label_columns(fold
     assert frame["text"].tolist() == BATCH["text"].tolist() and (frame["label"] == "").all()
     tasks = json.loads((folder / TASKS_FILE).read_text())
     assert [task["data"]["id"] for task in tasks] == ["q1", "q2", "q3"]
+    config = (folder / "label_config.xml").read_text()
+    assert all(f'<Choice value="{label}"/>' in config for label in LABELS)
 
 
 def test_nothing_filled_in_yet_means_waiting_with_what_to_do(folder):
@@ -79,14 +81,14 @@ def test_a_repeated_identical_label_is_fine(folder):
 def test_writing_the_same_batch_again_keeps_the_labels_given(folder):
     fill(folder, ["HUM", "LOC", "NUM"])
     before = (folder / BATCH_FILE).read_bytes()
-    write_batch(folder, BATCH, model_version="round 0")
+    write_batch(folder, BATCH, model_version="round 0", labels=LABELS)
     assert (folder / BATCH_FILE).read_bytes() == before
 
 
 def test_a_different_batch_keeps_the_old_labels_aside(folder):
     fill(folder, ["HUM", "LOC", "NUM"])
     before = (folder / BATCH_FILE).read_bytes()
-    write_batch(folder, BATCH.assign(id=["q4", "q5", "q6"]), model_version="round 0")
+    write_batch(folder, BATCH.assign(id=["q4", "q5", "q6"]), model_version="round 0", labels=LABELS)
     aside = list(folder.glob("superseded-*.csv"))
     assert len(aside) == 1 and aside[0].read_bytes() == before
     assert pd.read_csv(folder / BATCH_FILE)["id"].tolist() == ["q4", "q5", "q6"]

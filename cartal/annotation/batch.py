@@ -1,8 +1,9 @@
 """A human round's batch on disk: written for a person to label, read back and checked.
 
 The folder ``annotations/round-k/`` holds ``batch.csv`` (id, text, the model's
-suggestion and its confidence, and empty ``label`` and ``skip`` columns) and
-``tasks.json`` (the same batch as Label Studio tasks). The person either fills
+suggestion and its confidence, and empty ``label`` and ``skip`` columns),
+``tasks.json`` (the same batch as Label Studio tasks) and ``label_config.xml``
+(the labeling interface to paste into the Label Studio project). The person either fills
 ``label`` (or writes ``yes`` under ``skip`` to leave an instance out on
 purpose) or exports the Label Studio project as JSON to ``export.json`` in
 the same folder, which then takes precedence.
@@ -23,7 +24,7 @@ from cartal.io.artifacts import atomic_path
 
 log = logging.getLogger(__name__)
 
-BATCH_FILE, TASKS_FILE, EXPORT_FILE = "batch.csv", "tasks.json", "export.json"
+BATCH_FILE, TASKS_FILE, EXPORT_FILE, CONFIG_FILE = "batch.csv", "tasks.json", "export.json", "label_config.xml"
 COLUMNS = ["id", "text", "suggestion", "confidence", "label", "skip"]
 SKIP_WORDS = {"yes", "y", "true", "1", "x", "skip"}
 
@@ -37,13 +38,14 @@ class Answers:
     source: str
 
 
-def write_batch(folder: Path, batch: pd.DataFrame, model_version: str) -> Path:
-    """Write batch.csv and tasks.json for ``batch`` (id, text, suggestion, confidence).
+def write_batch(folder: Path, batch: pd.DataFrame, model_version: str, labels: tuple[str, ...]) -> Path:
+    """Write batch.csv, tasks.json and label_config.xml (the Label Studio project's labeling
+    interface) for ``batch`` (id, text, suggestion, confidence).
 
     Labels already given for the same ids are never overwritten; a file for
     other ids (the selection changed) is kept aside as superseded-<time>.csv.
     """
-    from cartal.annotation.label_studio import tasks_from_batch
+    from cartal.annotation.label_studio import labeling_config, tasks_from_batch
 
     path = folder / BATCH_FILE
     if path.exists():
@@ -60,6 +62,8 @@ def write_batch(folder: Path, batch: pd.DataFrame, model_version: str) -> Path:
         frame.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(folder / TASKS_FILE) as tmp:
         tmp.write_text(json.dumps(tasks_from_batch(batch, model_version), indent=1, ensure_ascii=False))
+    with atomic_path(folder / CONFIG_FILE) as tmp:
+        tmp.write_text(labeling_config(list(labels)))
     return path
 
 
