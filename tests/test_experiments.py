@@ -194,12 +194,13 @@ def test_overlap_is_jaccard_averaged_over_seeds(runs):
 def test_significance_table_compares_each_pair_once(long, monkeypatch):
     calls = []
 
-    def fake_compare(a, b, seed=0):
+    def fake_compare(a, b, seed=0, samples=1000):
         calls.append((list(a), list(b)))
+        assert samples == 321  # the caller's choice reaches the test
         return {"test": "fake", "statistic": 0.1, "reverse": 0.9, "verdict": "better", "mean_difference": 0.0}
 
     monkeypatch.setattr(results, "compare", fake_compare)
-    table = results.significance_table(long)
+    table = results.significance_table(long, samples=321)
     assert list(table.columns) == ["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
                                    "verdict", "mean_difference"]
     pairs = sorted((frozenset((s, a)), m) for s, a, m in zip(table["strategy"], table["against"], table["metric"]))

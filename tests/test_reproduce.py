@@ -15,7 +15,8 @@ from projects import new_project, run
 pytestmark = pytest.mark.slow
 SEED_SIZE, BATCH, ROUNDS, EPOCHS = 30, 15, 1, 4
 GRID = ["-s", "random", "-s", "cal", "--seed", "11", "--seed", "12",
-        "--seed-size", str(SEED_SIZE), "--batch-size", str(BATCH), "--rounds", str(ROUNDS), "-j", "2", "--check"]
+        "--seed-size", str(SEED_SIZE), "--batch-size", str(BATCH), "--rounds", str(ROUNDS), "-j", "2",
+        "--significance-samples", "100", "--check"]
 
 
 @pytest.fixture(scope="module")

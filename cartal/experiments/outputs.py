@@ -20,14 +20,15 @@ def output_dir(root: Path, dataset: str) -> Path:
     return root / "metrics" / "reproduce" / dataset
 
 
-def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None) -> Path:
+def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
+                       significance_samples: int = 1000) -> Path:
     """Everything the paper reports, under metrics/reproduce/<dataset>/; returns that folder."""
     out = output_dir(root, grid.dataset)
     long = results.long_curves(runs)
     means = results.mean_curves(long)
     at = results.budgets(grid.labeled_sizes)
     table = results.strategy_table(long, at)
-    significance = results.significance_table(long)
+    significance = results.significance_table(long, samples=significance_samples)
     batches = results.batch_summary(runs)
     overlap = results.overlap(runs)
 

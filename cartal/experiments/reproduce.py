@@ -14,7 +14,7 @@ from cartal.experiments.outputs import write_reproduction
 log = logging.getLogger(__name__)
 
 
-def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True) -> Path:
+def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, significance_samples: int = 1000) -> Path:
     """Queue the grid's missing experiments, run them with ``jobs`` workers, aggregate all of them.
 
     Experiments that finished on top of the current commit are kept, not rerun;
@@ -44,7 +44,7 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True) -> P
     done = dvc_queue.finished(root)
     runs = [dvc_queue.read_run(root, e, done[e.name], grid.rounds) for e in experiments]
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, grid)
-    return write_reproduction(runs, grid, root, elapsed_s=elapsed)
+    return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples)
 
 
 def _earlier_elapsed(root: Path, grid: Grid) -> float | None:

@@ -96,7 +96,8 @@ def strategy_table(long: pd.DataFrame, at: list[int], reference: str = REFERENCE
     return table
 
 
-def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0) -> pd.DataFrame:
+def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0,
+                       samples: int = 1000) -> pd.DataFrame:
     """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy."""
     per_seed = per_seed_summary(long)
     strategies = sorted(per_seed["strategy"].unique())
@@ -108,7 +109,7 @@ def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE
         paired = per_seed.pivot(index="seed", columns="strategy", values=metric)[[strategy, baseline]].dropna()
         if len(paired) < 2:
             continue
-        result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed)
+        result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed, samples=samples)
         rows.append({"strategy": strategy, "against": baseline, "metric": metric, "seeds": len(paired), **result})
     return pd.DataFrame(rows, columns=["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
                                        "verdict", "mean_difference"])
