@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+RAW = Path("data/raw")  # the user's own files (dataset: files); prepare depends on the folder
 PREPARED = Path("data/prepared")
 FEATURES = Path("data/features")
 ROUNDS = Path("data/rounds")

@@ -23,10 +23,10 @@ def run(params: Params) -> None:
     strategies.check_fallback(params.cal.fallback)
     if params.dataset == "files":
         outside = [path for path in vars(params.data.files).values()
-                   if path and Path("data/raw").resolve() not in Path(path).resolve().parents]
+                   if path and layout.RAW.resolve() not in Path(path).resolve().parents]
         if outside:
-            log.warning("%s: outside data/raw/, so `dvc repro` will not notice when they change; "
-                        "move them there", ", ".join(outside))
+            log.warning("%s: outside %s/, so `dvc repro` will not notice when they change; "
+                        "move them there", ", ".join(outside), layout.RAW)
     dataset = datasets.load(params.dataset, params.data)
     unlabeled = int(dataset.train["label"].isna().sum())
     if unlabeled and params.oracle == "gold":
