@@ -111,7 +111,8 @@ def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source
         problems.append(f"unknown labels: {listing(f'{i}: {l!r}' for i, l in zip(unknown['id'], unknown['label']))} "
                         f"(known labels: {', '.join(labels)})")
     skipped = set(given.loc[given["skip"], "id"])
-    missing = [i for i in batch if i not in set(answered["id"]) and i not in skipped]
+    answered_or_skipped = set(answered["id"]) | skipped
+    missing = [i for i in batch if i not in answered_or_skipped]
     if len(missing):
         problems.append(f"ids with no label (label them, or write yes under skip to leave them out): {listing(missing)}")
     if problems:
