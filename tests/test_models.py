@@ -173,3 +173,34 @@ def test_dynamics_from_an_evaluation_pass_after_each_epoch():
     assert not np.allclose(from_training[-1], from_evaluation[-1])
     with pytest.raises(ValueError, match="record_from"):
         fit(model_e, x, y, epochs=1, batch_size=16, lr=1e-2, seed=5, record=True, record_from="test")
+
+
+def test_our_adamw_is_torchs_fused_adamw_step_for_step():
+    from cartal.models.optim import AdamW
+
+    def trained(make_optimiser):
+        model = seeded(lambda: MLPClassifier(12, 3, 16, dropout=0.0), 5, "init")
+        optimiser = make_optimiser(model.parameters())
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(25):
+            x, y = torch.randn(8, 12, generator=generator), torch.randint(0, 3, (8,), generator=generator)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    ours = trained(lambda params: AdamW(params, lr=1e-2, weight_decay=0.01))
+    torchs = trained(lambda params: torch.optim.AdamW(params, lr=1e-2, weight_decay=0.01, fused=True))
+    untrained = torch.cat([p.detach().flatten() for p in seeded(lambda: MLPClassifier(12, 3, 16, dropout=0.0), 5,
+                                                                 "init").parameters()])
+    assert not torch.equal(ours, untrained)
+    assert torch.equal(ours, torchs)
+
+
+def test_adamw_refuses_a_model_without_trainable_parameters():
+    from cartal.models.optim import AdamW
+
+    frozen = torch.nn.Linear(3, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        AdamW(frozen.parameters(), lr=1e-3)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from cartal.models.optim import AdamW
 from cartal.seeding import derive_seed
 
 
@@ -26,11 +27,11 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     """
     if record_from not in ("training", "evaluation"):
         raise ValueError(f"record_from must be 'training' or 'evaluation', got {record_from!r}")
-    x = torch.as_tensor(features, dtype=torch.float32)
-    y = torch.as_tensor(targets, dtype=torch.long)
+    x = torch.tensor(features, dtype=torch.float32)  # a copy: Arrow-backed arrays are read-only
+    y = torch.tensor(targets, dtype=torch.long)
     n = len(x)
     order = torch.Generator().manual_seed(derive_seed(seed, "order"))
-    optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    optimiser = AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     dynamics = None
