@@ -21,20 +21,29 @@ def _pyplot():
     return plt
 
 
-def plot_data_map(data_map: pd.DataFrame, path: str | Path, title: str, thresholds: MapParams = MapParams()) -> Path:
-    """Variability (x) against confidence (y), coloured by correctness, with the region thresholds."""
+def plot_data_maps(maps: dict[str, pd.DataFrame], path: str | Path, title: str,
+                   thresholds: MapParams = MapParams()) -> Path:
+    """Data maps side by side, one per titled frame: variability (x) against confidence (y), coloured by
+    correctness, with the thresholds that name the regions and each region's count."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
-    points = ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
-                        cmap="coolwarm_r", vmin=0, vmax=1, s=12, alpha=0.8, edgecolors="none")
-    fig.colorbar(points, ax=ax, label="correctness")
-    ax.axvline(ambiguous_threshold(data_map["variability"].to_numpy(), thresholds), color="grey", lw=0.8, ls="--")
-    ax.axhline(thresholds.easy_confidence, color="grey", lw=0.8, ls=":")
-    counts = data_map["region"].value_counts()
-    legend = ", ".join(f"{region} {counts.get(region, 0)}" for region in ("easy-to-learn", "ambiguous", "hard-to-learn"))
-    ax.set(xlabel="variability", ylabel="confidence", xlim=(0, max(0.5, data_map["variability"].max() * 1.05)),
-           ylim=(0, 1), title=f"{title}\n{legend}")
-    fig.tight_layout()
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 1, 4.6), dpi=100, squeeze=False,
+                             sharey=True)
+    points = None
+    for ax, (name, data_map) in zip(axes[0], maps.items()):
+        points = ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
+                            cmap="coolwarm_r", vmin=0, vmax=1, s=10, alpha=0.8, edgecolors="none")
+        ax.axvline(ambiguous_threshold(data_map["variability"].to_numpy(), thresholds), color="grey", lw=0.8,
+                   ls="--")
+        ax.axhline(thresholds.easy_confidence, color="grey", lw=0.8, ls=":")
+        counts = data_map["region"].value_counts()
+        regions = ", ".join(f"{region} {counts.get(region, 0)}"
+                            for region in ("easy-to-learn", "ambiguous", "hard-to-learn"))
+        ax.set(xlabel="variability", xlim=(0, max(0.5, data_map["variability"].max() * 1.05)), ylim=(0, 1))
+        ax.set_title(f"{name}: |L| = {len(data_map)}\n{regions}", fontsize=9)
+    axes[0][0].set_ylabel("confidence")
+    if points is not None:
+        fig.colorbar(points, ax=axes, label="correctness", shrink=0.8)
+    fig.suptitle(title)
     return _save(fig, path)
 
 

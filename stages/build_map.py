@@ -1,4 +1,8 @@
-"""build-map@k: dynamics -> the data map of L_k as Parquet, as a DVC plot (CSV) and as a PNG."""
+"""build-map@k: dynamics -> the data map of L_k as Parquet and as a DVC plot (CSV).
+
+No PNG per round: matplotlib would add about 1.5 s to every round (bench/results.md);
+the report stage draws the first and the last map, and `dvc plots show` draws any.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from cartal.dynamics import data_map
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
-from cartal.plots import plot_data_map
 from stages import layout
 
 
@@ -16,6 +19,3 @@ def run(params: Params, k: int) -> None:
     art.write_table(art.table_from_columns(art.DATA_MAP, frame), layout.in_round(k, "map.parquet"), art.DATA_MAP)
     with atomic_path(layout.in_round(k, "map.csv")) as tmp:
         frame[["id", "variability", "confidence", "correctness", "region"]].to_csv(tmp, index=False, float_format="%.6g")
-    plot_data_map(frame, layout.in_round(k, "map.png"),
-                  title=f"data map, round {k}: {len(frame)} labeled ({params.dataset}, {params.strategy})",
-                  thresholds=params.map)

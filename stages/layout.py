@@ -13,6 +13,7 @@ CURVE_CSV = METRICS / "curve.csv"
 CURVE_PNG = METRICS / "curve.png"
 SUMMARY = METRICS / "summary.json"
 BATCH_STATS = METRICS / "batch_stats.csv"
+DATA_MAPS_PNG = METRICS / "data_maps.png"
 
 
 def prepared(split: str) -> Path:
@@ -24,7 +25,7 @@ def features(split: str) -> Path:
 
 
 def in_round(k: int, name: str) -> Path:
-    """labeled/pool/training/dynamics/outputs/map/selected .parquet, model.safetensors, map.png/.csv."""
+    """labeled/pool/training/dynamics/outputs/map/selected .parquet, model.safetensors, map.csv."""
     return ROUNDS / str(k) / name
 
 

@@ -1,4 +1,4 @@
-"""report: every declared round -> metrics/curve.csv (+ PNG), summary.json, batch_stats.csv.
+"""report: every declared round -> metrics/curve.csv (+ PNG), summary.json, batch_stats.csv, data_maps.png.
 
 Reads exactly the rounds that params.yaml declares, never whatever a folder holds,
 so shrinking `rounds` leaves no stale round in the report.
@@ -10,7 +10,7 @@ from cartal import report
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
-from cartal.plots import plot_learning_curve
+from cartal.plots import plot_data_maps, plot_learning_curve
 from stages import layout
 
 
@@ -20,8 +20,8 @@ def run(params: Params) -> None:
     curve = report.learning_curve(metrics)
     selections = {k: art.ids(art.read_table(layout.in_round(k, "selected.parquet"), art.SELECTED, columns=["id"]))
                   for k in params.query_rounds}
-    maps = {k: art.read_table(layout.in_round(k, "map.parquet"), art.DATA_MAP).to_pandas() for k in rounds[1:]}
-    batches = report.batch_table(selections, maps)
+    maps = {k: art.read_table(layout.in_round(k, "map.parquet"), art.DATA_MAP).to_pandas() for k in rounds}
+    batches = report.batch_table(selections, {k: maps[k] for k in rounds[1:]})
     summary = report.summarise(curve, batches, dataset=params.dataset, strategy=params.strategy, seed=params.seed)
 
     with atomic_path(layout.CURVE_CSV) as tmp:
@@ -30,3 +30,6 @@ def run(params: Params) -> None:
         batches.to_csv(tmp, index=False, float_format="%.6g")
     art.write_json(summary, layout.SUMMARY)
     plot_learning_curve(curve, layout.CURVE_PNG, title=f"{params.dataset}: {params.strategy}, seed {params.seed}")
+    ends = dict.fromkeys((rounds[0], rounds[-1]))
+    plot_data_maps({f"round {k}": maps[k] for k in ends}, layout.DATA_MAPS_PNG,
+                   title=f"{params.dataset}: {params.strategy}, seed {params.seed}: data maps of L", thresholds=params.map)

@@ -74,7 +74,7 @@ def test_every_artifact_exists_with_its_schema(project):
         expected = dynamics.groupby("id")["gold_prob"].agg(["mean", lambda p: np.std(p)])
         assert np.allclose(data_map.set_index("id").loc[expected.index, "confidence"], expected["mean"])
         assert set(data_map["region"]) <= {"easy-to-learn", "ambiguous", "hard-to-learn"}
-        assert (rounds / f"{k}/map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert not (rounds / f"{k}/map.png").exists()  # one figure in the report, not a PNG per round
         assert len(pd.read_csv(rounds / f"{k}/map.csv")) == n
 
         metrics = json.loads((project / f"metrics/rounds/{k}.json").read_text())
@@ -99,6 +99,7 @@ def test_every_artifact_exists_with_its_schema(project):
     batches = pd.read_csv(project / "metrics/batch_stats.csv")
     assert batches["round"].tolist() == list(range(ROUNDS)) and (batches["size"] == BATCH).all()
     assert (project / "metrics/curve.png").stat().st_size > 1000
+    assert (project / "metrics/data_maps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_second_repro_does_nothing(project):
