@@ -204,3 +204,18 @@ def test_adamw_refuses_a_model_without_trainable_parameters():
     frozen = torch.nn.Linear(3, 2).requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameters"):
         AdamW(frozen.parameters(), lr=1e-3)
+
+
+def test_training_uses_the_threads_it_is_given_and_restores_torchs_setting():
+    before = torch.get_num_threads()
+    seen = []
+
+    class Spy(torch.nn.Linear):
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return super().forward(x)
+
+    x, y = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32), np.arange(8) % 2
+    fit(Spy(3, 2), x, y, epochs=1, batch_size=4, lr=1e-3, seed=0, threads=1)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import nn
@@ -13,7 +15,8 @@ from cartal.seeding import derive_seed
 
 def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs: int, batch_size: int,
         lr: float, seed: int, weight_decay: float = 0.01, record: bool = False, record_from: str = "training",
-        class_weights: np.ndarray | None = None, progress: bool = False, desc: str = "training") -> np.ndarray | None:
+        class_weights: np.ndarray | None = None, progress: bool = False, desc: str = "training",
+        threads: int | None = 1) -> np.ndarray | None:
     """Train ``module`` with AdamW and cross-entropy on shuffled mini-batches.
 
     The order of every epoch and every dropout mask come from generators seeded
@@ -24,6 +27,11 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     paper) or off a separate evaluation pass over all instances at the end of
     each epoch (``record_from="evaluation"``). ``class_weights``
     weight the loss per class (for imbalanced probe targets such as L vs. U).
+
+    ``threads``: torch's CPU threads while training (None = leave torch's
+    setting). One is as fast for mini-batches of 16 through this small MLP,
+    and several slow training down many times over once anything else wants
+    the cores (queue workers, Arrow's thread pool): bench/results.md.
     """
     if record_from not in ("training", "evaluation"):
         raise ValueError(f"record_from must be 'training' or 'evaluation', got {record_from!r}")
@@ -36,7 +44,10 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     dynamics = None
     module.train()
-    with torch.random.fork_rng():
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    with _restore_threads(previous_threads), torch.random.fork_rng():
         torch.manual_seed(derive_seed(seed, "dropout"))
         for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
             permutation = torch.randperm(n, generator=order)
@@ -59,6 +70,14 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
                 dynamics[epoch] = probs
     module.eval()
     return dynamics
+
+
+@contextmanager
+def _restore_threads(count: int):
+    try:
+        yield
+    finally:
+        torch.set_num_threads(count)
 
 
 @torch.inference_mode()
