@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from cartal.errors import CartalError, LabelsPendingError, ProjectError
+from cartal.profiling import stage_profile
 
 app = typer.Typer(
     help="Cartography Active Learning (Zhang and Plank, 2021) as a reproducible DVC pipeline.\n\n"
@@ -81,10 +82,14 @@ STAGES = (
 def _add_stage_command(name: str, module: str, per_round: bool, help_text: str) -> None:
     if per_round:
         def command(k: int = ROUND, params: Path = PARAMS):
-            _stage(module).run(_params(params), k)
+            stage, loaded = _stage(module), _params(params)  # imports count as start-up in the profile
+            with stage_profile(f"{name}@{k}"):
+                stage.run(loaded, k)
     else:
         def command(params: Path = PARAMS):
-            _stage(module).run(_params(params))
+            stage, loaded = _stage(module), _params(params)
+            with stage_profile(name):
+                stage.run(loaded)
     command.__doc__ = help_text
     app.command(name)(_friendly(command))
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cartal.errors import ArtifactError
+from cartal.profiling import counts_as_io
 
 VECTOR = "vector"  # marks a column of fixed-size float32 lists of any dimension
 
@@ -128,6 +129,7 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
+@counts_as_io
 def write_table(table: pa.Table, path: str | Path, kind: Kind) -> Path:
     """Check ``table`` against ``kind`` and write it atomically as Parquet."""
     check_schema(table.schema, kind, source=f"the {kind.name} about to be written to {path}")
@@ -136,6 +138,7 @@ def write_table(table: pa.Table, path: str | Path, kind: Kind) -> Path:
     return Path(path)
 
 
+@counts_as_io
 def read_table(path: str | Path, kind: Kind, columns: list[str] | None = None) -> pa.Table:
     """Read a Parquet artifact and check it against its schema before anyone uses it."""
     path = Path(path)
@@ -185,12 +188,14 @@ def ids(table: pa.Table) -> np.ndarray:
     return np.asarray(table.column("id").to_pylist(), dtype=object)
 
 
+@counts_as_io
 def write_json(obj, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     return Path(path)
 
 
+@counts_as_io
 def read_json(path: str | Path, what: str, writer: str):
     path = Path(path)
     if not path.is_file():

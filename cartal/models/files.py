@@ -15,10 +15,12 @@ from safetensors import SafetensorError, safe_open
 from cartal.errors import ArtifactError
 from cartal.io.artifacts import atomic_path
 from cartal.models.inference import FrozenMLP
+from cartal.profiling import counts_as_io
 
 FIX = "run `dvc repro` (the stage 'train-seed' writes it)"
 
 
+@counts_as_io
 def save_classifier(model, labels: tuple[str, ...], path: str | Path) -> Path:
     from safetensors.torch import save_file
 
@@ -53,6 +55,7 @@ def load_frozen(path: str | Path) -> tuple[FrozenMLP, tuple[str, ...]]:
         raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
 
 
+@counts_as_io
 def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
