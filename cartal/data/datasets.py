@@ -78,6 +78,8 @@ def load_agnews_csv(folder: Path) -> Dataset:
 
 def _reference_csvs(name: str, folder: Path, labels: tuple[str, ...], text_columns: tuple[str, ...],
                     key: str) -> Dataset:
+    from cartal.data.sources import joined_text  # sources builds on this module's Dataset
+
     splits = {}
     for split in ("train", "test"):
         path = folder / f"{split}.csv"
@@ -92,9 +94,7 @@ def _reference_csvs(name: str, folder: Path, labels: tuple[str, ...], text_colum
         bad = raw.index[~codes.isin(range(1, len(labels) + 1))]
         if len(bad):
             raise DataError(f"{path}: 'Class Index' must be 1..{len(labels)}; bad rows: {listing(bad)}")
-        text = raw[text_columns[0]].astype(str).str.strip()
-        for column in text_columns[1:]:
-            text = (text + " " + raw[column].astype(str).str.strip()).str.strip()
+        text = joined_text(raw, text_columns)
         frame = pd.DataFrame({
             "id": [f"{split}-{int(r)}" for r in row],
             "text": text,
@@ -137,20 +137,13 @@ def agnews_from_hf(dataset_dict) -> Dataset:
 
 
 def _from_hf(name: str, dataset_dict, label_column: str, labels: tuple[str, ...], hub_id: str) -> Dataset:
+    from cartal.data.sources import frame_from_hf  # sources builds on this module's Dataset
+
     splits = {}
     for split in ("train", "test"):
-        part = dataset_dict[split]
-        # a ClassLabel carries the hub's own class order, which need not be ours
-        names = getattr(part.features[label_column], "names", None) or labels
-        codes = part[label_column]
-        bad = [i for i, c in enumerate(codes) if not 0 <= c < len(names)]
-        if bad:
-            raise DataError(f"{hub_id}[{split}]: '{label_column}' must be 0..{len(names) - 1}; bad rows: {listing(bad)}")
-        frame = pd.DataFrame({
-            "id": [f"{split}-{i}" for i in range(len(part))],
-            "text": part["text"],
-            "label": [names[c] for c in codes],
-        })
+        # a ClassLabel carries the hub's own class order, which need not be ours: labels go by name
+        frame = frame_from_hf(dataset_dict[split], f"{hub_id}[{split}]", ["text"], label_column,
+                              id_prefix=split, label_names=labels)
         splits[split] = validate_frame(frame, source=f"{hub_id}[{split}]", labels=labels)
     return Dataset(name, splits["train"], splits["test"], labels)
 

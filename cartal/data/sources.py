@@ -92,11 +92,21 @@ def read_hub(name: str, config: str | None, split: str, text_columns: list[str],
         if split not in part:
             raise DataError(f"{name}: no split {split!r}; available splits: {', '.join(sorted(part))}")
         part = part[split]
+    return frame_from_hf(part, source, text_columns, label_column, id_column, id_prefix)
+
+
+def frame_from_hf(part, source: str, text_columns: list[str], label_column: str | None = None,
+                  id_column: str | None = None, id_prefix: str = "row",
+                  label_names: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """A loaded Hugging Face Dataset as (id, text, label), by the rules of :func:`read_file`.
+
+    Integer labels become names: a ClassLabel's own, else ``label_names`` (by position).
+    """
     _require_columns(source, part.column_names, text_columns, label_column, id_column)
     raw = part.select_columns(list(dict.fromkeys([*text_columns, *filter(None, [label_column, id_column])])))
     frame = raw.to_pandas()
-    names = getattr(part.features[label_column], "names", None) if label_column else None
-    if names:  # a ClassLabel; -1 (or anything out of range) means no label and is reported as missing
+    names = (getattr(part.features[label_column], "names", None) or label_names) if label_column else None
+    if names:  # -1 (or anything out of range) means no label and is reported as missing
         frame[label_column] = [names[c] if c is not None and 0 <= c < len(names) else None
                                for c in part[label_column]]
     return _to_frame(frame, source, text_columns, label_column, id_column, id_prefix)
@@ -131,8 +141,7 @@ def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_col
     """Join, name and check the columns; row numbers in messages are 0-based, as in the ids."""
     if len(raw) == 0:
         raise DataError(f"{source}: no rows (only a header, or nothing); a dataset needs at least one row")
-    parts = [_strings(raw[column]) for column in text_columns]
-    text = [" ".join(p for p in row if p) for row in zip(*parts)]
+    text = joined_text(raw, text_columns)
     rows = pd.RangeIndex(len(raw))
     if id_column:
         ids = _strings(raw[id_column])
@@ -161,6 +170,12 @@ def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_col
         raise DataError(f"{source}: no label in '{label_column}' at rows {listing(unlabeled)}; label those rows, "
                         "drop them, or read the file without label_column as an unlabeled pool")
     return validate_frame(pd.DataFrame({"id": ids, "text": text, "label": labels}), source)
+
+
+def joined_text(raw: pd.DataFrame, text_columns) -> list[str]:
+    """Each row's text: the ``text_columns`` in order, each stripped, empty ones dropped, joined by one space."""
+    parts = [_strings(raw[column]) for column in text_columns]
+    return [" ".join(p for p in row if p) for row in zip(*parts)]
 
 
 def _strings(column: pd.Series) -> list[str]:
