@@ -9,7 +9,15 @@ import torch
 from cartal.errors import ArtifactError
 from cartal.models.files import load_classifier, load_frozen, save_classifier
 from cartal.models.mlp import MLPClassifier, linear_probe, seeded
-from cartal.models.training import fit, hidden_and_proba, predict_proba
+from cartal.models.training import fit, predict_proba
+
+
+@torch.inference_mode()
+def hidden_and_proba(module, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The torch model's hidden layer and probabilities, dropout off: the reference for the numpy model."""
+    module.eval()
+    hidden = module.hidden(torch.as_tensor(features, dtype=torch.float32))
+    return hidden.numpy(), torch.softmax(module.head(hidden), dim=1).numpy()
 
 
 def toy(n=120, d=6, seed=0):

@@ -90,22 +90,6 @@ def predict_proba(module: nn.Module, features: np.ndarray, batch_size: int = 819
 
 
 @torch.inference_mode()
-def hidden_and_proba(module, features: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """The hidden representation h and the class probabilities of each instance, dropout off."""
-    module.eval()
-    x = torch.as_tensor(features, dtype=torch.float32)
-    hidden, probs = [], []
-    for i in range(0, len(x), batch_size):
-        h = module.hidden(x[i:i + batch_size])
-        hidden.append(h)
-        probs.append(torch.softmax(module.head(h), dim=1))
-    if not hidden:
-        return (np.empty((0, module.config["hidden_dim"]), np.float32),
-                np.empty((0, module.config["n_classes"]), np.float32))
-    return torch.cat(hidden).numpy(), torch.cat(probs).numpy()
-
-
-@torch.inference_mode()
 def mc_dropout_proba(module: nn.Module, features: np.ndarray, passes: int, seed: int,
                      batch_size: int = 8192) -> np.ndarray:
     """(passes, n, classes) softmax probabilities with dropout on (Gal and Ghahramani, 2016), seeded."""
