@@ -322,3 +322,16 @@ def test_check_reproduction_reports_a_corruption(reproduction, corrupt, problem)
     corrupt(out)
     problems = outputs.check_reproduction(root, grid)
     assert len(problems) == 1 and problem in problems[0], problems
+
+
+def test_queue_workers_share_the_cores_out_but_keep_a_limit_the_user_set(monkeypatch):
+    from cartal.experiments.dvc_queue import THREAD_VARIABLES, worker_threads
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert worker_threads(2, cores=2) == dict.fromkeys(THREAD_VARIABLES, "1")
+    assert worker_threads(2, cores=8) == dict.fromkeys(THREAD_VARIABLES, "4")
+    assert worker_threads(4, cores=2) == dict.fromkeys(THREAD_VARIABLES, "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads(1, cores=2)["OMP_NUM_THREADS"] == "3"
+    assert worker_threads(1, cores=2)["MKL_NUM_THREADS"] == "2"

@@ -25,8 +25,11 @@ from cartal.experiments.results import Run
 ACTIVE = {"Queued", "Running"}
 
 
-def _run(args: list[str], repo: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _run(args: list[str], repo: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
     result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise ProjectError(f"`{' '.join(args)}` failed in {repo} (exit {result.returncode}):\n"
@@ -73,7 +76,7 @@ def enqueue(repo: Path, experiment: Experiment) -> None:
 def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[int, int], None] | None = None,
               poll_seconds: float = 3.0) -> dict[str, str]:
     """Start ``jobs`` workers and wait until every experiment in ``names`` has succeeded or failed."""
-    _run(["dvc", "queue", "start", "-j", str(jobs)], repo)
+    _run(["dvc", "queue", "start", "-j", str(jobs)], repo, env=worker_threads(jobs))
     while True:
         status = queue_status(repo)
         done = finished(repo)
@@ -84,6 +87,15 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
         if settled == len(names):
             return outcome
         time.sleep(poll_seconds)
+
+
+def worker_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
+    """Thread limits for the workers' math libraries: the cores shared out, so that ``jobs`` workers do not
+    oversubscribe them (spinning OpenMP threads slowed training many times over: bench/results.md).
+    A limit the user set already is kept."""
+    cores = cores or len(os.sched_getaffinity(0))
+    share = str(max(1, cores // max(1, jobs)))
+    return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
 
 
 def failure_log(repo: Path, name: str, lines: int = 25) -> str:
