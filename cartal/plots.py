@@ -26,8 +26,8 @@ def plot_data_maps(maps: dict[str, pd.DataFrame], path: str | Path, title: str,
     """Data maps side by side, one per titled frame: variability (x) against confidence (y), coloured by
     correctness, with the thresholds that name the regions and each region's count."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 1, 4.6), dpi=100, squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 1, 4.8), dpi=100, squeeze=False,
+                             sharey=True, layout="constrained")  # room for the titles above the colour bar
     points = None
     for ax, (name, data_map) in zip(axes[0], maps.items()):
         points = ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
