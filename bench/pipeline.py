@@ -25,7 +25,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("train-seed", "record-dynamics", "build-map", "select", "merge-labels", "evaluate", "report")
 
 
 def make_base(base: Path, trec_dir: Path) -> Path:

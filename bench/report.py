@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-FAMILIES = ("train-seed", "record-dynamics", "build-map", "select", "merge-labels", "evaluate", "report")
 
 
 def render(results: dict) -> str:
