@@ -22,7 +22,7 @@ def render(results: dict) -> str:
                           for name, run in runs.items()]), 1) if runs else "(no record of the commands)",
     ]
     for name, section in (("floor", _floor), ("pipeline", _pipeline), ("growth", _growth), ("peer", _peer),
-                          ("encoder", _encoder), ("pool", _pool)):
+                          ("encoder", _encoder), ("pool", _pool), ("pool_round", _pool_round)):
         if results.get(name) is not None:
             parts += ["", *section(results)]
     if results.get("floor") and results.get("pipeline"):
@@ -186,6 +186,16 @@ def _encoder(results: dict) -> list[str]:
 def _pool(results: dict) -> list[str]:
     table = results["pool"]["table"].split("\n", 1)[1].strip()
     return ["## 6. A pool of 100,000 (`bench/strategies.py`)", "", table]
+
+
+def _pool_round(results: dict) -> list[str]:
+    run = results["pool_round"]
+    stages = pd.DataFrame(run["stages"]).rename(columns={"seconds": "process s", "peak_rss_mib": "peak RSS MiB"})
+    largest = stages.loc[stages["peak RSS MiB"].idxmax()]
+    return [f"### Every stage on a pool of {run['pool']:,} texts (`bench/pool_round.py`)", "",
+            f"TREC's questions repeated with a numbered suffix up to {run['pool']:,} labeled texts, TREC's test "
+            f"split; |L0| = 500, one CAL round of 50; `dvc repro` {run['wall_s']:.0f} s in all. The largest "
+            f"stage is {largest['stage']} at {largest['peak RSS MiB']:,.0f} MiB.", "", _md(stages, 1)]
 
 
 def _targets(results: dict) -> list[str]:

@@ -11,12 +11,13 @@ Sections (paper setting: TREC from ../shared/data/trec, |L0| = 500, 50 per round
    `dvc status`, no-op `dvc repro`, dvc.lock. A few epochs only: this measures the pipeline, not training.
 4. peer: small-text's loop, random and least confidence on the same features (bench/peer_small_text.py).
 5. encoder: texts/s and peak RSS embedding TREC and BBC News (bench/encoder.py).
-6. pool: selection from a pool of 100,000 and its peak RSS (bench/strategies.py).
+6. pool: selection from a pool of 100,000 and its peak RSS (bench/strategies.py); pool_round: every stage's
+   peak RSS on 100,000 texts, embedding included, one CAL round through `dvc repro` (bench/pool_round.py).
 Each section's rows are also kept as JSON in bench/.work/results/. A benchmark, not a test.
 
 Time on the 2-core machine of bench/results.md: floor 8 min, pipeline 29 min, growth with 10 and 30 rounds
 14 min (100 rounds add about an hour of DVC bookkeeping: `--growth 10,30` leaves them out), peer 8 min,
-encoder 3 min, pool 2 min.
+encoder 3 min, pool 2 min, pool_round 9 min.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import floor as floor_bench  # noqa: E402
 import pipeline as pipeline_bench  # noqa: E402
+import pool_round as pool_round_bench  # noqa: E402
 import report as bench_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,11 +85,12 @@ def main() -> None:
     section("peer", lambda: peer(base, args.rounds))
     section("encoder", lambda: _json_from([sys.executable, str(ROOT / "bench/encoder.py")], "encoder"))
     section("pool", lambda: pool_selection())
+    section("pool_round", lambda: pool_round_bench.run_pool_round(WORK, 100_000, args.trec))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     publish(args.out)
 
 
-SECTIONS = ("floor", "pipeline", "growth", "peer", "encoder", "pool")
+SECTIONS = ("floor", "pipeline", "growth", "peer", "encoder", "pool", "pool_round")
 
 
 def _record_run(name: str, command: str, seconds: float) -> None:
