@@ -31,22 +31,28 @@ def make_base(base: Path, trec_dir: Path) -> Path:
     """A committed git + DVC project on the paper's TREC setting with `prepare` and `embed` done (reused if so)."""
     if (base / "data/features/train.parquet").is_file() and (base / "dvc.lock").is_file():
         return base
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, base / name)
-    shutil.copytree(ROOT / "stages", base / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "data" / "raw", base / "data" / "raw")
-    _set(base, {"dataset": "trec", "seed_size": 500, "batch_size": 50, "strategy": "random",
-                "data": {"trec_dir": str(trec_dir.resolve())}})
-    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
-                ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
-                ["dvc", "config", "core.analytics", "false"]):
-        _run(cmd, base)
-    shutil.copytree(ROOT / ".dvc" / "plots", base / ".dvc" / "plots")
+    skeleton(base, {"dataset": "trec", "seed_size": 500, "batch_size": 50, "strategy": "random",
+                    "data": {"trec_dir": str(trec_dir.resolve())}})
     for cmd in (["dvc", "repro", "embed"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench base"]):
         _run(cmd, base)
     return base
+
+
+def skeleton(project: Path, changes: dict) -> Path:
+    """A fresh git + DVC project with this checkout's pipeline and ``changes`` to its params.yaml."""
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "stages", project / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data" / "raw", project / "data" / "raw")
+    _set(project, changes)
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
+                ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
+                ["dvc", "config", "core.analytics", "false"]):
+        _run(cmd, project)
+    shutil.copytree(ROOT / ".dvc" / "plots", project / ".dvc" / "plots")  # after `dvc init`, which wants no .dvc/
+    return project
 
 
 def run_pipeline(base: Path, work: Path, strategy: str, rounds: int, batch_size: int | None = None,

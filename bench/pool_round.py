@@ -13,25 +13,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline import ROOT, _run, _set
+from pipeline import ROOT, _run, skeleton
 
 TREC = ROOT.parent / "shared/data/trec"
 
 
 def run_pool_round(work: Path, pool: int, trec: Path = TREC) -> dict:
-    project = work / f"pool-{pool}"
-    shutil.rmtree(project, ignore_errors=True)
-    (project / "data/raw").mkdir(parents=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, project / name)
-    shutil.copytree(ROOT / "stages", project / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "data/raw/README.md", project / "data/raw/README.md")
+    project = skeleton(work / f"pool-{pool}", {
+        "dataset": "files", "strategy": "cartography", "seed_size": 500, "batch_size": 50,
+        "data": {"files": {"train": "data/raw/train.parquet", "test": "data/raw/test.parquet", "pool": None,
+                           "seed": None},
+                 "text_columns": ["text"], "label_column": "label"}})
     questions = pd.read_csv(trec / "train.csv", keep_default_na=False)
     text, label = "Description", "Class Index"
     copies = -(-pool // len(questions))
@@ -39,14 +36,7 @@ def run_pool_round(work: Path, pool: int, trec: Path = TREC) -> dict:
     frame[[text, label]].rename(columns={text: "text", label: "label"}).to_parquet(project / "data/raw/train.parquet")
     test = pd.read_csv(trec / "test.csv", keep_default_na=False)
     test[[text, label]].rename(columns={text: "text", label: "label"}).to_parquet(project / "data/raw/test.parquet")
-    _set(project, {"dataset": "files", "strategy": "cartography", "seed_size": 500, "batch_size": 50,
-                   "data": {"files": {"train": "data/raw/train.parquet", "test": "data/raw/test.parquet",
-                                      "pool": None, "seed": None},
-                            "text_columns": ["text"], "label_column": "label"}})
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"],
-                ["cartal", "rounds", "1"]):
-        _run(cmd, project)
-    shutil.copytree(ROOT / ".dvc" / "plots", project / ".dvc" / "plots")
+    _run(["cartal", "rounds", "1"], project)
     profile = project / "profile.jsonl"
     start = time.perf_counter()
     _run(["dvc", "repro"], project, extra_env={"CARTAL_PROFILE": str(profile)})
