@@ -4,7 +4,7 @@ Why not ``torch.optim.AdamW``: constructing any torch.optim optimiser imports
 torch._dynamo (2.6 s on a 2-core machine, measured in bench/results.md), a
 cost paid by every train-seed and select process of every round. The update
 itself is the one ``torch.optim.AdamW(fused=True)`` applies, bit for bit
-(tests/test_training.py checks it), and the fused kernel is also faster than
+(tests/test_models.py checks it), and the fused kernel is also faster than
 the default per-parameter loop for this small MLP.
 """
 

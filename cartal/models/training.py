@@ -44,10 +44,7 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     dynamics = None
     module.train()
-    previous_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    with _restore_threads(previous_threads), torch.random.fork_rng():
+    with _torch_threads(threads), torch.random.fork_rng():
         torch.manual_seed(derive_seed(seed, "dropout"))
         for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
             permutation = torch.randperm(n, generator=order)
@@ -73,11 +70,15 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
 
 
 @contextmanager
-def _restore_threads(count: int):
+def _torch_threads(count: int | None):
+    """torch's CPU threads set to ``count`` (None: untouched) inside the block, restored after it."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
     try:
         yield
     finally:
-        torch.set_num_threads(count)
+        torch.set_num_threads(previous)
 
 
 @torch.inference_mode()
