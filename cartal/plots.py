@@ -30,8 +30,7 @@ def plot_data_maps(maps: dict[str, pd.DataFrame], path: str | Path, title: str,
                              sharey=True, layout="constrained")  # room for the titles above the colour bar
     points = None
     for ax, (name, data_map) in zip(axes[0], maps.items()):
-        points = ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
-                            cmap="coolwarm_r", vmin=0, vmax=1, s=10, alpha=0.8, edgecolors="none")
+        points = _map_points(ax, data_map, size=10, alpha=0.8)
         ax.axvline(ambiguous_threshold(data_map["variability"].to_numpy(), thresholds), color="grey", lw=0.8,
                    ls="--")
         ax.axhline(thresholds.easy_confidence, color="grey", lw=0.8, ls=":")
@@ -45,6 +44,12 @@ def plot_data_maps(maps: dict[str, pd.DataFrame], path: str | Path, title: str,
         fig.colorbar(points, ax=axes, label="correctness", shrink=0.8)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def _map_points(ax, data_map: pd.DataFrame, size: float, alpha: float):
+    """A data map's instances: variability (x) against confidence (y), coloured by correctness."""
+    return ax.scatter(data_map["variability"], data_map["confidence"], c=data_map["correctness"],
+                      cmap="coolwarm_r", vmin=0, vmax=1, s=size, alpha=alpha, edgecolors="none")
 
 
 def plot_learning_curve(curve: pd.DataFrame, path: str | Path, title: str) -> Path:
@@ -97,8 +102,7 @@ def plot_map_grid(maps: dict[tuple[str, str], pd.DataFrame], path: str | Path, t
             ax = axes[row][col]
             frame = maps.get((strategy, which))
             if frame is not None:
-                points = ax.scatter(frame["variability"], frame["confidence"], c=frame["correctness"],
-                                    cmap="coolwarm_r", vmin=0, vmax=1, s=5, alpha=0.7, edgecolors="none")
+                points = _map_points(ax, frame, size=5, alpha=0.7)
                 ax.set_title(f"{strategy}: {which} round, |L| = {len(frame)}", fontsize=9)
             ax.set(ylim=(0, 1))
             if row == len(strategies) - 1:
