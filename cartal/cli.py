@@ -63,6 +63,13 @@ def _params(path: Path):
     return load_params(path)
 
 
+def _stage_params(path: Path):
+    """A stage's params, checked against the round pipelines DVC runs (rounds/<k>/dvc.yaml)."""
+    loaded = _params(path)
+    _stage("pipeline").check_round_pipelines(Path.cwd(), loaded, source=str(path))
+    return loaded
+
+
 # (command, module in stages/, takes a round, help): the commands dvc.yaml calls, in pipeline order
 STAGES = (
     ("prepare", "prepare", False, "Load and validate the dataset; write the prepared splits, the label set, L0 and U0."),
@@ -82,12 +89,12 @@ STAGES = (
 def _add_stage_command(name: str, module: str, per_round: bool, help_text: str) -> None:
     if per_round:
         def command(k: int = ROUND, params: Path = PARAMS):
-            stage, loaded = _stage(module), _params(params)  # imports count as start-up in the profile
+            stage, loaded = _stage(module), _stage_params(params)  # imports count as start-up in the profile
             with stage_profile(f"{name}@{k}"):
                 stage.run(loaded, k)
     else:
         def command(params: Path = PARAMS):
-            stage, loaded = _stage(module), _params(params)
+            stage, loaded = _stage(module), _stage_params(params)
             with stage_profile(name):
                 stage.run(loaded)
     command.__doc__ = help_text
@@ -101,12 +108,16 @@ for _spec in STAGES:
 @app.command()
 @_friendly
 def rounds(n: int = typer.Argument(..., min=0, help="Query rounds after the seed round."), params: Path = PARAMS):
-    """Set the number of rounds: rewrites `rounds` and the `al` block that dvc.yaml expands."""
+    """Set the number of rounds: rewrites `rounds` in params.yaml and writes rounds/0..N/dvc.yaml, one
+    pipeline per round (N + 1 rounds train and are evaluated, the first N also query). Run it again after
+    changing `oracle`: a human oracle's rounds read their labels from annotations/round-k/."""
     from cartal.params import set_rounds
 
-    set_rounds(params, n)
-    typer.echo(f"{params}: rounds = {n} (rounds 0..{n} train and evaluate, 0..{n - 1} query)" if n else
-               f"{params}: rounds = 0 (only the seed round)")
+    written = set_rounds(params, n)
+    _stage("pipeline").write_round_pipelines(params.resolve().parent, n, written.oracle)
+    typer.echo(f"{params}: rounds = {n}; rounds/0..{n}/dvc.yaml written (rounds 0..{n} train and evaluate, "
+               f"0..{n - 1} query, oracle {written.oracle})" if n else
+               f"{params}: rounds = 0; rounds/0/dvc.yaml written (only the seed round)")
 
 
 @app.command()

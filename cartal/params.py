@@ -164,9 +164,6 @@ class Params:
     mc: MCDropoutParams = field(default_factory=MCDropoutParams)
     contrastive: ContrastiveParams = field(default_factory=ContrastiveParams)
     map: MapParams = field(default_factory=MapParams)
-    # the explicit round lists that dvc.yaml's foreach expands; see rounds_block()
-    al_rounds: tuple[int, ...] = ()
-    al_queries: tuple[Query, ...] = ()
 
     @property
     def trained_rounds(self) -> tuple[int, ...]:
@@ -194,16 +191,10 @@ def load_params(path: str | Path = DEFAULT_PARAMS_FILE) -> Params:
 
 
 def params_from_dict(raw: dict, source: str = "params") -> Params:
-    raw = dict(raw)
-    al = raw.pop("al", None) or {}
-    if not isinstance(al, dict):
-        raise ParamsError(f"{source}: 'al' must be a mapping; regenerate it with `cartal rounds N`")
+    if "al" in raw:
+        raise ParamsError(f"{source}: the 'al' block is gone: the rounds are files now, rounds/<k>/dvc.yaml; "
+                          "delete the block and run `cartal rounds N` to write them")
     params = _build(Params, raw, prefix="", source=source)
-    params = dataclasses.replace(
-        params,
-        al_rounds=tuple(_as_int_list(al.get("rounds", []), "al.rounds", source)),
-        al_queries=tuple(_as_queries(al.get("queries", []), source)),
-    )
     _validate(params, source)
     return params
 
@@ -253,28 +244,13 @@ def _validate(p: Params, source: str) -> None:
         fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1:
         fail("encoder", "max_length and batch_size must be at least 1")
-    expected_rounds = p.trained_rounds
-    if p.al_rounds != expected_rounds or p.al_queries != expected_queries(p.rounds, p.oracle):
-        raise ParamsError(
-            f"{source}: 'rounds' is {p.rounds} and 'oracle' {p.oracle}, but the 'al' block lists "
-            f"{len(p.al_queries)} query rounds for another setting; run `cartal rounds {p.rounds}` to regenerate it "
-            "(dvc.yaml expands the rounds from that block)"
-        )
 
 
-def rounds_block(rounds: int, oracle: str = "gold") -> str:
-    """The ``al:`` block of params.yaml for ``rounds`` query rounds after round 0."""
-    lines = [
-        "al:  # written by `cartal rounds N`: the rounds dvc.yaml expands (DVC's ${} has no arithmetic)",
-        f"  rounds: [{', '.join(str(k) for k in range(rounds + 1))}]",
-        "  queries:" + ("" if rounds else " []"),
-    ]
-    lines += [f"    - {{k: {q.k}, next: {q.next}, labels: {q.labels}}}" for q in expected_queries(rounds, oracle)]
-    return "\n".join(lines) + "\n"
+def set_rounds(path: str | Path, rounds: int) -> Params:
+    """Rewrite ``rounds`` in params.yaml in place, keeping everything else, and return the params.
 
-
-def set_rounds(path: str | Path, rounds: int) -> None:
-    """Rewrite ``rounds`` and the ``al`` block of params.yaml in place, keeping everything else."""
+    Drops the ``al`` block that earlier versions wrote (the rounds are files now).
+    """
     if rounds < 0:
         raise ParamsError(f"rounds must be 0 or more, got {rounds}")
     path = Path(path)
@@ -282,21 +258,20 @@ def set_rounds(path: str | Path, rounds: int) -> None:
     if not re.search(r"^rounds:", text, flags=re.M):
         raise ParamsError(f"{path} has no top-level 'rounds' key to update")
     text = re.sub(r"^(rounds:[ \t]*)[^\s#]*", rf"\g<1>{rounds}", text, count=1, flags=re.M)
-    # the al block runs from its key to the next top-level key or the end of the file
-    text = re.sub(r"^al:.*?(?=^\S|\Z)", "", text, flags=re.M | re.S).rstrip("\n") + "\n\n"
-    oracle = (yaml.safe_load(text) or {}).get("oracle", "gold")
-    text += rounds_block(rounds, oracle if oracle in ORACLES else "gold")
-    params_from_dict(yaml.safe_load(text), source=str(path))
+    # an old al block runs from its key to the next top-level key or the end of the file
+    text = re.sub(r"^al:.*?(?=^\S|\Z)", "", text, flags=re.M | re.S).rstrip("\n") + "\n"
+    params = params_from_dict(yaml.safe_load(text), source=str(path))
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+    return params
 
 
 def _build(cls, raw: dict, prefix: str, source: str):
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: '{prefix.rstrip('.')}' must be a mapping")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.name.startswith("al_")}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ParamsError(
@@ -333,18 +308,3 @@ def _coerce(value, hint, key: str, source: str):
             return value
     names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
     raise ParamsError(f"{source}: '{key}' must be {names}, got {value!r}")
-
-
-def _as_int_list(value, key: str, source: str) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
-        raise ParamsError(f"{source}: '{key}' must be a list of round numbers; run `cartal rounds N`")
-    return value
-
-
-def _as_queries(value, source: str) -> list[Query]:
-    try:
-        return [Query(int(item["k"]), int(item["next"]), str(item.get("labels", GOLD_LABELS))) for item in value]
-    except (TypeError, KeyError, ValueError) as exc:
-        raise ParamsError(
-            f"{source}: 'al.queries' must list {{k, next}} entries; run `cartal rounds N`"
-        ) from exc

@@ -16,7 +16,7 @@ from stages import layout
 
 def run(params: Params) -> None:
     rounds = params.trained_rounds
-    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"evaluate@{k}") for k in rounds]
+    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"rounds/{k}/dvc.yaml:evaluate") for k in rounds]
     curve = report.learning_curve(metrics)
     selections = {k: art.ids(art.read_table(layout.in_round(k, "selected.parquet"), art.SELECTED, columns=["id"]))
                   for k in params.query_rounds}

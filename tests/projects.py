@@ -23,7 +23,17 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 
 def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
+    """The stages DVC ran, round stages as name@k (DVC says rounds/k/dvc.yaml:name)."""
+    return _short_names(re.findall(r"Running stage '([^']+)'", output))
+
+
+def stages_skipped(output: str) -> set[str]:
+    """The stages DVC found unchanged, named as in :func:`stages_run`."""
+    return _short_names(re.findall(r"Stage '([^']+)' didn't change, skipping", output))
+
+
+def _short_names(names: list[str]) -> set[str]:
+    return {re.sub(r"^rounds/(\d+)/dvc\.yaml:(.+)$", r"\2@\1", name) for name in names}
 
 
 def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: dict | None = None,

@@ -72,15 +72,16 @@ def test_stage_commands_outside_a_project_say_where_to_run(tmp_path, monkeypatch
     assert result.exit_code == 1 and "no stages/ package" in result.output
 
 
-def test_rounds_rewrites_params(tmp_path):
+def test_rounds_rewrites_params_and_writes_a_pipeline_per_round(tmp_path):
     path = tmp_path / "params.yaml"
     shutil.copy(ROOT / "params.yaml", path)
     result = runner.invoke(app, ["rounds", "4", "--params", str(path)])
     assert result.exit_code == 0, result.output
     written = yaml.safe_load(path.read_text())
-    assert written["rounds"] == 4 and written["al"]["rounds"] == [0, 1, 2, 3, 4]
-    assert "rounds = 4" in result.output
-    assert [q["k"] for q in written["al"]["queries"]] == [0, 1, 2, 3]
+    assert written["rounds"] == 4 and "rounds = 4" in result.output
+    assert sorted(p.parent.name for p in (tmp_path / "rounds").glob("*/dvc.yaml")) == ["0", "1", "2", "3", "4"]
+    assert "select" in yaml.safe_load((tmp_path / "rounds/3/dvc.yaml").read_text())["stages"]
+    assert "select" not in yaml.safe_load((tmp_path / "rounds/4/dvc.yaml").read_text())["stages"]
     assert load_params(path).rounds == 4
     assert yaml.safe_load(path.read_text())["model"] == yaml.safe_load((ROOT / "params.yaml").read_text())["model"]
 

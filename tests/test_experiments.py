@@ -86,8 +86,7 @@ def test_tag_follows_budget_and_settings_only(grid):
 def test_overrides_set_the_budget_rounds_strategy_and_seed(grid):
     experiment = grid.experiments()[3]  # cartography, seed 2
     assert set(experiment.overrides) == {
-        "dataset=trec", "seed_size=10", "batch_size=5", "rounds=2", "al.rounds=[0,1,2]",
-        "al.queries=[{k:0,next:1,labels:data/prepared/train.parquet},{k:1,next:2,labels:data/prepared/train.parquet}]", "strategy=cartography", "seed=2"}
+        "dataset=trec", "seed_size=10", "batch_size=5", "rounds=2", "oracle=gold", "strategy=cartography", "seed=2"}
 
 
 def test_user_strategy_gets_a_git_ref_safe_name():
@@ -104,7 +103,7 @@ def test_user_strategy_gets_a_git_ref_safe_name():
     ({"settings": ("model.epochs",)}, "must look like key=value"),
     ({"settings": ("seed=3",)}, "'seed' is set by the grid"),
     ({"settings": ("rounds=4",)}, "'rounds' is set by the grid"),
-    ({"settings": ("al.rounds=[0]",)}, "'al.rounds' is set by the grid"),
+    ({"settings": ("oracle=human",)}, "'oracle' is set by the grid"),
 ])
 def test_bad_grid_raises_params_error(grid, change, message):
     with pytest.raises(ParamsError, match=re.escape(message)):
@@ -121,8 +120,7 @@ def test_overrides_make_params_that_load(tmp_path):
     params = load_params(path)
     assert (params.dataset, params.strategy, params.seed) == ("trec", "mymod:MyClass", 5)
     assert (params.seed_size, params.batch_size, params.rounds, params.model.epochs) == (10, 5, 2, 3)
-    assert params.al_rounds == (0, 1, 2)
-    assert [(q.k, q.next) for q in params.al_queries] == [(0, 1), (1, 2)]
+    assert params.oracle == "gold" and params.query_rounds == (0, 1)
 
 
 # ---------------------------------------------------------------- results

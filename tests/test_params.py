@@ -1,4 +1,4 @@
-"""params.yaml: the repo's own file loads; every bad key is named; `cartal rounds` rewrites the al block."""
+"""params.yaml: the repo's own file loads; every bad key is named; `cartal rounds` rewrites `rounds` in place."""
 
 import re
 import shutil
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from cartal.errors import ParamsError
-from cartal.params import load_params, params_from_dict, rounds_block, set_rounds
+from cartal.params import load_params, params_from_dict, set_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def repo_params() -> dict:
 def test_the_repos_params_load():
     params = load_params(ROOT / "params.yaml")
     assert params.trained_rounds == tuple(range(params.rounds + 1))
-    assert [q.next for q in params.al_queries] == list(range(1, params.rounds + 1))
+    assert params.query_rounds == tuple(range(params.rounds))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -31,13 +31,11 @@ def test_the_repos_params_load():
     (lambda p: p.update(batch_size=0), r"'batch_size' must be at least 1"),
     (lambda p: p["cal"].update(tau=1.5), r"'cal.tau' must be in \[0, 1\]"),
     (lambda p: p["model"].update(dropout=1.0), r"'model.dropout'"),
-    (lambda p: p.update(rounds=30), r"'rounds' is 30 and 'oracle' gold, but the 'al' block lists \d+ query rounds "
-                                    r"for another setting; run `cartal rounds 30`"),
-    (lambda p: p.update(oracle="human"), r"'oracle' human, but the 'al' block .*; run `cartal rounds 10`"),
+    (lambda p: p.update(rounds=-1), r"'rounds' must be 0 or more, got -1"),
     (lambda p: p["encoder"].update(device="gpu"), r"'encoder.device' is 'gpu'; use cpu, cuda, cuda:N or mps"),
     (lambda p: p.update(oracle="crowd"), r"'oracle' is 'crowd'; use gold \(simulation with the dataset's labels\) or human"),
     (lambda p: p["data"].update(text_columns=[]), r"'data.text_columns' must be a non-empty list of names"),
-    (lambda p: p["al"].update(rounds=[0, 1]), r"run `cartal rounds 10`"),
+    (lambda p: p.update(al={"rounds": [0, 1]}), r"the 'al' block is gone: .*run `cartal rounds N`"),
     (lambda p: p.update(seed=True), r"'seed' must be int, got True"),
     (lambda p: p["model"].update(epochs=3.0), r"'model.epochs' must be int, got 3.0"),
     (lambda p: p["model"].update(hidden_dim="big"), r"'model.hidden_dim' must be int or null"),
@@ -61,11 +59,11 @@ def test_the_repos_params_values_and_types():
     assert (params.dataset, params.strategy, params.seed) == (raw["dataset"], raw["strategy"], raw["seed"])
     assert params.model.lr == raw["model"]["lr"] and isinstance(params.model.lr, float)
     assert params.cal.tau == raw["cal"]["tau"] and params.map.easy_confidence == raw["map"]["easy_confidence"]
-    assert params.al_rounds == tuple(raw["al"]["rounds"])
+    assert params.rounds == raw["rounds"] and params.oracle == raw["oracle"]
 
 
 def test_ints_are_accepted_for_floats_and_omitted_keys_take_defaults():
-    params = params_from_dict({"model": {"lr": 1}, "rounds": 1, **yaml.safe_load(rounds_block(1))})
+    params = params_from_dict({"model": {"lr": 1}, "rounds": 1})
     assert params.model.lr == 1.0 and isinstance(params.model.lr, float)
     assert params.model.epochs == 30 and params.dataset == "bbc" and params.data.trec_dir is None
     assert params.query_rounds == (0,) and params.trained_rounds == (0, 1)
@@ -79,17 +77,12 @@ def test_missing_or_broken_file(tmp_path):
         load_params(tmp_path / "params.yaml")
 
 
-def test_set_rounds_rewrites_rounds_and_al_and_keeps_the_rest(tmp_path):
+def test_set_rounds_rewrites_rounds_and_keeps_the_rest(tmp_path):
     path = tmp_path / "params.yaml"
     shutil.copy(ROOT / "params.yaml", path)
     before = path.read_text()
-    set_rounds(path, 3)
-    after = load_params(path)
-    assert after.rounds == 3 and after.al_rounds == (0, 1, 2, 3)
-    assert [(q.k, q.next) for q in after.al_queries] == [(0, 1), (1, 2), (2, 3)]
-    text = path.read_text()
-    assert "# fixes L0, every weight initialisation" in text  # comments survive
-    assert text.count("\nal:") == 1
+    assert set_rounds(path, 3).rounds == 3 and load_params(path).rounds == 3
+    assert "# fixes L0, every weight initialisation" in path.read_text()  # comments survive
     set_rounds(path, load_params(ROOT / "params.yaml").rounds)
     assert path.read_text() == before
 
@@ -100,25 +93,23 @@ def test_set_rounds_keeps_every_other_key_and_the_comment_on_the_rounds_line(tmp
     original = repo_params()
     set_rounds(path, 2)
     written = yaml.safe_load(path.read_text())
-    assert {k: v for k, v in written.items() if k not in ("rounds", "al")} == {
-        k: v for k, v in original.items() if k not in ("rounds", "al")}
-    gold = "data/prepared/train.parquet"
-    assert written["al"] == {"rounds": [0, 1, 2], "queries": [{"k": 0, "next": 1, "labels": gold},
-                                                               {"k": 1, "next": 2, "labels": gold}]}
+    assert {k: v for k, v in written.items() if k != "rounds"} == {k: v for k, v in original.items() if k != "rounds"}
     rounds_line = next(line for line in path.read_text().splitlines() if line.startswith("rounds:"))
     original_line = next(line for line in (ROOT / "params.yaml").read_text().splitlines() if line.startswith("rounds:"))
     assert rounds_line.split("#", 1)[1] == original_line.split("#", 1)[1]  # its comment is kept
     assert rounds_line.split("#", 1)[0].split() == ["rounds:", "2"]
 
 
-def test_set_rounds_to_zero_and_the_al_block_in_the_middle(tmp_path):
+def test_set_rounds_drops_the_al_block_that_earlier_versions_wrote(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("# my experiment\nrounds: 5\nal:\n  rounds: [0]\n  queries: []\nseed: 7  # mine\n")
+    with pytest.raises(ParamsError, match="the 'al' block is gone"):
+        load_params(path)
     set_rounds(path, 0)
     params = load_params(path)
-    assert (params.rounds, params.seed, params.al_rounds, params.al_queries) == (0, 7, (0,), ())
+    assert (params.rounds, params.seed) == (0, 7)
     text = path.read_text()
-    assert text.startswith("# my experiment\n") and "seed: 7  # mine" in text and text.count("al:") == 1
+    assert text.startswith("# my experiment\n") and "seed: 7  # mine" in text and "al:" not in text
 
 
 def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
@@ -135,24 +126,3 @@ def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
     (tmp_path / "other.yaml").write_text("seed: 1\n")
     with pytest.raises(ParamsError, match="no top-level 'rounds'"):
         set_rounds(tmp_path / "other.yaml", 3)
-
-
-def test_rounds_block_is_yaml_for_zero_rounds_too():
-    assert yaml.safe_load(rounds_block(0)) == {"al": {"rounds": [0], "queries": []}}
-    gold = "data/prepared/train.parquet"
-    assert yaml.safe_load(rounds_block(2))["al"]["queries"] == [{"k": 0, "next": 1, "labels": gold},
-                                                                {"k": 1, "next": 2, "labels": gold}]
-    for rounds in (1, 5, 30):
-        block = yaml.safe_load(rounds_block(rounds))["al"]
-        assert block["rounds"] == list(range(rounds + 1))
-        assert block["queries"] == [{"k": k, "next": k + 1, "labels": gold} for k in range(rounds)]
-        assert params_from_dict({"rounds": rounds, "al": block}).al_rounds == tuple(range(rounds + 1))
-
-
-def test_a_human_oracle_reads_each_rounds_labels_from_its_annotation_folder(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text((ROOT / "params.yaml").read_text().replace("oracle: gold", "oracle: human"))
-    set_rounds(path, 2)
-    params = load_params(path)
-    assert [(q.k, q.next, q.labels) for q in params.al_queries] == [
-        (0, 1, "annotations/round-0"), (1, 2, "annotations/round-1")]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from cartal.io import artifacts as art
-from projects import new_project, run, stages_run
+from projects import new_project, run, stages_run, stages_skipped
 
 SEED_SIZE, BATCH, ROUNDS, EPOCHS = 40, 20, 2, 5
 STRATEGY_STAGES = {  # what `-S strategy=random` must rerun: the selections and everything downstream of them
@@ -112,8 +112,7 @@ def test_strategy_variant_reruns_only_what_depends_on_the_strategy(project):
     variant = run(["dvc", "exp", "run", "-S", "strategy=random"], project)
     ran = stages_run(variant.stdout)
     assert ran == STRATEGY_STAGES, f"unexpected reruns: {ran ^ STRATEGY_STAGES}"
-    for stage in UNCHANGED_STAGES:
-        assert f"Stage '{stage}' didn't change, skipping" in variant.stdout
+    assert UNCHANGED_STAGES <= stages_skipped(variant.stdout)
     selected = art.read_table(project / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
     assert (selected["picked_by"] == "random").all()
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)

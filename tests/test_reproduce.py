@@ -22,8 +22,16 @@ GRID = ["-s", "random", "-s", "cal", "--seed", "11", "--seed", "12",
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory, shared_data) -> tuple[Path, str]:
     repo = new_project(tmp_path_factory.mktemp("grid"), shared_data, rounds=2, epochs=EPOCHS)
+    before = workspace(repo)
     result = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
+    # the grid's 1 round ran from round pipelines written for the queue; the project's own 2 are back
+    assert workspace(repo) == before
     return repo, result.stdout + result.stderr
+
+
+def workspace(repo: Path) -> dict:
+    files = {p: p.read_text() for p in [repo / "params.yaml", *sorted((repo / "rounds").rglob("*"))] if p.is_file()}
+    return {"files": files, "git": run(["git", "status", "--porcelain", "--", "params.yaml", "rounds"], repo).stdout}
 
 
 def test_every_experiment_runs_and_the_aggregate_is_whole(reproduced):

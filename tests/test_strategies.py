@@ -6,14 +6,13 @@ from dataclasses import replace
 
 from cartal import strategies
 from cartal.errors import UnknownStrategyError
-from cartal.params import params_from_dict, rounds_block
+from cartal.params import params_from_dict
 from cartal.strategies import top_b
 from cartal.strategies.cartography import Cartography
 from helpers import pool_state
-import yaml
 
 NAMES = [info.name for info in strategies.available()]
-FAST_PARAMS = params_from_dict({"rounds": 0, "model": {"epochs": 3}, **yaml.safe_load(rounds_block(0))})
+FAST_PARAMS = params_from_dict({"rounds": 0, "model": {"epochs": 3}})
 
 
 def make(name):

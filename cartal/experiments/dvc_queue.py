@@ -11,9 +11,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +67,33 @@ def queue_status(repo: Path) -> dict[str, str]:
         if len(words) >= 4 and not line.startswith("Worker"):
             status.setdefault(words[1], words[-1])  # newest task first
     return status
+
+
+@contextmanager
+def rounds_for_queue(repo: Path, rounds: int) -> Iterator[None]:
+    """While experiments are queued, give the workspace the round pipelines of ``rounds`` rounds.
+
+    A queued experiment runs the workspace as it was when it was queued, and `-S` can change params but
+    not files: so `cartal rounds N` writes rounds/0..N/dvc.yaml, the new ones are staged (DVC leaves
+    untracked files out of a queued experiment); afterwards params.yaml and rounds/ are put back as they
+    were, and rounds/ in the git index as in HEAD.
+    """
+    params = (repo / "params.yaml").read_bytes()
+    rounds_dir = repo / "rounds"
+    with tempfile.TemporaryDirectory() as tmp:
+        backup = Path(tmp) / "rounds"
+        if rounds_dir.is_dir():
+            shutil.copytree(rounds_dir, backup)
+        try:
+            _run(["cartal", "rounds", str(rounds)], repo)
+            _run(["git", "add", "-A", "--", "rounds"], repo)
+            yield
+        finally:
+            shutil.rmtree(rounds_dir, ignore_errors=True)
+            if backup.is_dir():
+                shutil.copytree(backup, rounds_dir)
+            (repo / "params.yaml").write_bytes(params)
+            _run(["git", "reset", "-q", "--", "rounds"], repo, check=False)
 
 
 def enqueue(repo: Path, experiment: Experiment) -> None:

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from cartal.errors import ParamsError
-from cartal.params import expected_queries
 
 PAPER_STRATEGIES = ("random", "entropy", "least-confidence", "mc-max-entropy", "dal", "cartography")
 PAPER_SEEDS = (398048, 127003, 259479, 869323, 570852)
@@ -53,17 +52,15 @@ class Grid:
             if not _SETTING.match(setting):
                 raise ParamsError(f"setting {setting!r} must look like key=value, e.g. model.epochs=20")
             key = setting.split("=", 1)[0]
-            if key.split(".")[0] in ("strategy", "seed", "dataset", "seed_size", "batch_size", "rounds", "al", "oracle"):
+            if key.split(".")[0] in ("strategy", "seed", "dataset", "seed_size", "batch_size", "rounds", "oracle"):
                 raise ParamsError(f"setting {setting!r}: '{key}' is set by the grid itself; use its own option")
 
     @property
     def shared_overrides(self) -> tuple[str, ...]:
-        """What every experiment of the grid sets: the dataset, the budget, the round lists, the settings."""
-        queries = ",".join(f"{{k:{q.k},next:{q.next},labels:{q.labels}}}" for q in expected_queries(self.rounds, "gold"))
+        """What every experiment of the grid sets: the dataset, the budget, the gold oracle, the settings."""
         return (
             f"dataset={self.dataset}", f"seed_size={self.seed_size}", f"batch_size={self.batch_size}",
-            f"rounds={self.rounds}", f"al.rounds=[{','.join(str(k) for k in range(self.rounds + 1))}]",
-            f"al.queries=[{queries}]", *self.settings,
+            f"rounds={self.rounds}", "oracle=gold", *self.settings,
         )
 
     @property

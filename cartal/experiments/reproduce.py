@@ -31,9 +31,10 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
              len(pending))
     if pending:
         status = dvc_queue.queue_status(root)
-        for experiment in pending:
-            if status.get(experiment.name) not in dvc_queue.ACTIVE:
-                dvc_queue.enqueue(root, experiment)
+        with dvc_queue.rounds_for_queue(root, grid.rounds):
+            for experiment in pending:
+                if status.get(experiment.name) not in dvc_queue.ACTIVE:
+                    dvc_queue.enqueue(root, experiment)
         outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
         failed = [name for name, state in outcome.items() if state != "Success"]
         if failed:
