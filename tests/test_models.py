@@ -106,8 +106,8 @@ def test_safetensors_round_trip(tmp_path):
     header_size = int.from_bytes(raw[:8], "little")
     assert raw[8:9] == b"{" and header_size < len(raw)  # a safetensors header, no pickle
     header = json.loads(raw[8:8 + header_size])
-    assert header["__metadata__"]["format"] == "cartal-mlp-1"
-    assert json.loads(header["__metadata__"]["labels"]) == ["a", "b", "c"]
+    cartal = json.loads(header["__metadata__"]["cartal"])
+    assert cartal["format"] == "cartal-mlp-1" and cartal["labels"] == ["a", "b", "c"]
     assert {name for name in header if name != "__metadata__"} == set(model.state_dict())
     assert not raw.startswith(b"\x80") and b"PK" != raw[:2]  # neither a pickle nor torch.save's zip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]  # no temporary left
@@ -122,8 +122,28 @@ def test_safetensors_round_trip(tmp_path):
         assert torch.equal(loaded.state_dict()[name], tensor)
 
 
+def test_the_same_weights_make_the_same_file(tmp_path):
+    """DVC hashes the file: the same model must give the same bytes (safetensors orders metadata randomly)."""
+    model, _ = train(seed=1, epochs=1, record=False)
+    files = {save_classifier(model, ("a", "b", "c"), tmp_path / f"{i}.safetensors").read_bytes() for i in range(6)}
+    assert len(files) == 1
+
+
+def test_a_model_file_of_the_earlier_metadata_layout_still_loads(tmp_path):
+    from safetensors.torch import save_file
+
+    model, _ = train(seed=1, epochs=1, record=False)
+    path = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata={
+        "config": json.dumps(model.config), "labels": json.dumps(["a", "b", "c"]), "format": "cartal-mlp-1"})
+    loaded, labels = load_classifier(path)
+    assert labels == ("a", "b", "c") and loaded.config == model.config
+
+
 @pytest.mark.parametrize("metadata", [
     None,  # a safetensors file from elsewhere: no cartal metadata
+    {"cartal": "{not json"},
+    {"cartal": json.dumps({"format": "cartal-mlp-1", "labels": ["a"]})},  # no config
     {"format": "pt"},
     {"config": "{not json", "labels": "[]"},
     {"config": json.dumps({"in_dim": 6}), "labels": json.dumps(["a"])},  # a config that cannot build the model

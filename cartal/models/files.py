@@ -24,7 +24,10 @@ FIX = "run `dvc repro` (the stage 'train-seed' writes it)"
 def save_classifier(model, labels: tuple[str, ...], path: str | Path) -> Path:
     from safetensors.torch import save_file
 
-    metadata = {"config": json.dumps(model.config), "labels": json.dumps(list(labels)), "format": "cartal-mlp-1"}
+    # one key: safetensors writes the metadata map in a random order, so several keys would make the same
+    # weights a different file each time (and DVC rerun everything downstream of a forced train-seed)
+    metadata = {"cartal": json.dumps({"format": "cartal-mlp-1", "config": model.config, "labels": list(labels)},
+                                     sort_keys=True)}
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
@@ -64,7 +67,11 @@ def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray
         with safe_open(str(path), framework="np") as handle:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-        config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
+        if "cartal" in metadata:
+            header = json.loads(metadata["cartal"])
+            config, labels = header["config"], tuple(header["labels"])
+        else:  # files written before the metadata became one key
+            config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
         if not isinstance(config, dict):
             raise TypeError("config is not a mapping")
     except (SafetensorError, KeyError, TypeError, ValueError, OSError) as exc:
