@@ -47,6 +47,7 @@ def skeleton(project: Path, changes: dict) -> Path:
     shutil.copytree(ROOT / "stages", project / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "data" / "raw", project / "data" / "raw")
     _set(project, changes)
+    _run(["cartal", "rounds", str(yaml.safe_load((project / "params.yaml").read_text())["rounds"])], project)
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@example.com"],
                 ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
                 ["dvc", "config", "core.analytics", "false"]):
@@ -69,7 +70,8 @@ def run_pipeline(base: Path, work: Path, strategy: str, rounds: int, batch_size:
         changes["model"] = {"epochs": epochs}
     _set(project, changes)
     _run(["cartal", "rounds", str(rounds)], project)
-    _run(["git", "commit", "-qam", "experiment"], project)
+    _run(["git", "add", "-A"], project)
+    _run(["git", "commit", "-qm", "experiment"], project)
     _run(["dvc", "repro", "prepare"], project)  # its params name the rounds; not part of the rounds' work
     profile = project / "profile.jsonl"
     start = time.perf_counter()
@@ -81,12 +83,14 @@ def run_pipeline(base: Path, work: Path, strategy: str, rounds: int, batch_size:
     noop_s, noop_out = _timed(["dvc", "repro"], project, keep=True)
     if "Running stage" in noop_out:
         raise SystemExit(f"{project}: the no-op `dvc repro` ran stages:\n{noop_out[-2000:]}")
-    lock = project / "dvc.lock"
+    locks = [project / "dvc.lock", *sorted((project / "rounds").glob("*/dvc.lock"))]
     curve = [json.loads((project / f"metrics/rounds/{k}.json").read_text()) for k in range(rounds + 1)]
     return {
         "strategy": strategy, "rounds": rounds, "batch_size": batch_size or 50, "epochs": epochs or 30,
         "stages_run": ran, "wall_s": wall, "status_s": status_s, "noop_repro_s": noop_s,
-        "lock_bytes": lock.stat().st_size, "lock_lines": len(lock.read_text().splitlines()),
+        "lock_files": len(locks), "lock_bytes": sum(p.stat().st_size for p in locks),
+        "lock_lines": sum(len(p.read_text().splitlines()) for p in locks),
+        "largest_lock_bytes": max(p.stat().st_size for p in locks),
         "stages": stages, "breakdown": breakdown(stages, wall),
         "curve": [{"round": row["round"], "labeled": row["labeled"], "accuracy": row["accuracy"]} for row in curve],
     }
@@ -97,9 +101,10 @@ def breakdown(stages: list[dict], wall: float) -> dict:
     families = {}
     for record in stages:
         family = record["stage"].split("@")[0]
-        into = families.setdefault(family, {"count": 0, "startup_s": 0.0, "io_s": 0.0, "work_s": 0.0,
+        into = families.setdefault(family, {"count": 0, "warm": 0, "startup_s": 0.0, "io_s": 0.0, "work_s": 0.0,
                                             "peak_rss_mib": 0.0})
         into["count"] += 1
+        into["warm"] += bool(record.get("warm"))  # run by a child of the warm worker (cartal.warm)
         for key in ("startup_s", "io_s", "work_s"):
             into[key] += record[key]
         into["peak_rss_mib"] = max(into["peak_rss_mib"], record["peak_rss_mib"])

@@ -55,9 +55,10 @@ def stage_profile(stage: str):
         import psutil  # a DVC dependency; only imported when profiling
 
         ended = time.time()
-        created = psutil.Process().create_time()
+        client_started = os.environ.get("CARTAL_STARTED_AT")  # set by cartal.warm in the worker's children
+        created = float(client_started) if client_started else psutil.Process().create_time()
         io = io_seconds() - io_before
-        record = {"stage": stage, "ok": ok, "created": created, "began": began, "ended": ended,
+        record = {"stage": stage, "ok": ok, "warm": bool(client_started), "created": created, "began": began, "ended": ended,
                   "startup_s": round(began - created, 4), "io_s": round(io, 4),
                   "work_s": round(ended - began - io, 4),
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

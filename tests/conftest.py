@@ -16,3 +16,32 @@ def shared_data() -> Path:
         pytest.fail(f"shared test data not found at {path}: the tests read TREC from ../shared/data/trec "
                     "beside the checkout; set CARTAL_SHARED_DATA to its folder")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_workers(tmp_path_factory):
+    """Stage commands in the tests' projects use warm workers of the tests' own (cartal.warm); stop them after."""
+    from cartal import warm
+
+    folder = tmp_path_factory.mktemp("warm")
+    saved = {name: os.environ.get(name) for name in (warm.DIR_ENV, warm.IDLE_ENV)}
+    os.environ[warm.DIR_ENV], os.environ[warm.IDLE_ENV] = str(folder), "60"
+    yield folder
+    stop_workers(folder)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def stop_workers(folder: Path) -> None:
+    import signal
+
+    for lock in folder.glob("*.lock"):
+        text = lock.read_text().strip()
+        if text.isdigit():
+            try:
+                os.kill(int(text), signal.SIGTERM)
+            except ProcessLookupError:
+                pass

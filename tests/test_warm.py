@@ -1,0 +1,110 @@
+"""The warm worker (cartal.warm): a stage it runs writes what a stage in its own process writes, byte for
+byte; exit codes and messages come through; a killed client takes its child with it; a client whose
+thread settings differ is not served by it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cartal import warm
+from cartal.cli import STAGES
+from cartal.launch import STAGE_COMMANDS
+from conftest import stop_workers
+from projects import new_project, run
+
+pytestmark = pytest.mark.slow
+TRAIN_OUTPUTS = ("data/rounds/0/model.safetensors", "data/rounds/0/training.parquet")
+
+
+def test_the_launcher_knows_every_stage_command():
+    assert STAGE_COMMANDS == {name for name, *_ in STAGES}
+
+
+def test_the_key_depends_on_the_thread_settings_torch_reads_at_import(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = warm.worker_key()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert warm.worker_key() != one
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert warm.worker_key() == one
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, shared_data) -> Path:
+    repo = new_project(tmp_path_factory.mktemp("warm-project"), shared_data, rounds=1, epochs=3, seed_size=40,
+                       batch_size=20)
+    run(["dvc", "repro", "embed"], repo)
+    return repo
+
+
+@pytest.fixture
+def worker(tmp_path, monkeypatch):
+    """A worker of its own in a fresh folder, started and ready; stopped afterwards."""
+    monkeypatch.setenv(warm.DIR_ENV, str(tmp_path / "sockets"))
+    process = subprocess.Popen([sys.executable, "-m", "cartal.warm"], cwd="/", env=dict(os.environ))
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "sockets").glob("*.sock")):
+        assert process.poll() is None and time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    yield psutil.Process(process.pid)
+    stop_workers(tmp_path / "sockets")
+    process.wait(timeout=30)
+
+
+def stage(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["cartal", *args], cwd=project, env={**os.environ, **env}, capture_output=True, text=True)
+
+
+def digests(project: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((project / name).read_bytes()).hexdigest() for name in TRAIN_OUTPUTS}
+
+
+def test_a_stage_in_the_worker_writes_the_same_bytes_as_in_its_own_process(project, worker, tmp_path):
+    own = stage(project, "train-seed", "0", CARTAL_WARM="0")
+    assert own.returncode == 0, own.stderr
+    expected = digests(project)
+    for name in TRAIN_OUTPUTS:
+        (project / name).unlink()
+    profile = tmp_path / "profile.jsonl"
+    served = stage(project, "train-seed", "0", CARTAL_PROFILE=str(profile))
+    assert served.returncode == 0, served.stderr
+    assert json.loads(profile.read_text())["warm"] is True  # it ran in a child of the worker
+    assert digests(project) == expected
+    assert "round 0: training on 40" in own.stderr and "round 0: training on 40" in served.stderr  # through the pipe
+
+
+def test_a_failing_stage_in_the_worker_exits_1_with_its_message(project, worker):
+    failed = stage(project, "evaluate", "7")
+    assert failed.returncode == 1
+    assert "error:" in failed.stderr and "data/rounds/7" in failed.stderr
+    assert worker.is_running()  # the worker outlives its children's failures
+
+
+def test_killing_the_client_stops_the_child(project, worker):
+    client = subprocess.Popen(["cartal", "train-seed", "0", "-p", "params.yaml"], cwd=project,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not worker.children():
+        assert time.monotonic() < deadline and client.poll() is None, "no child started"
+        time.sleep(0.05)
+    client.send_signal(signal.SIGKILL)
+    client.wait()
+    gone, alive = psutil.wait_procs(worker.children(), timeout=10)
+    assert not alive
+
+
+def test_a_client_with_other_thread_settings_runs_in_its_own_process(project, worker, tmp_path):
+    profile = tmp_path / "profile.jsonl"
+    result = stage(project, "evaluate", "0", OMP_NUM_THREADS="3", CARTAL_PROFILE=str(profile))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(profile.read_text())["warm"] is False
