@@ -41,8 +41,12 @@ IDLE_SECONDS = 120.0
 # read when torch and its BLAS load, so a worker started with other values would run differently
 _IMPORT_TIME_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
                     "PYTHONPATH", "PYTHONHASHSEED")
-_PRELOAD = ("torch", "numpy", "pandas", "pyarrow.parquet", "safetensors.torch", "cartal.cli", "cartal.io.artifacts",
-            "cartal.models.training", "cartal.models.inference", "cartal.dynamics", "cartal.strategies")
+# what the stage commands import, including what libraries import lazily on first use (typer's argument
+# parsing imports pydantic, 0.3 s; reading Parquet imports pyarrow.dataset); transformers (embed) is left out
+_PRELOAD = ("torch", "numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.pandas_compat",
+            "safetensors.torch", "typer._adapters", "cartal.cli", "cartal.io.artifacts", "cartal.data",
+            "cartal.metrics", "cartal.oracle", "cartal.models.training", "cartal.models.inference", "cartal.dynamics",
+            "cartal.strategies")
 _HEADER = struct.Struct("!I")
 _CODE = struct.Struct("!i")
 
@@ -77,9 +81,9 @@ def run_in_worker(argv: list[str]) -> int | None:
     """Run ``cartal argv`` in the warm worker and return its exit code; None if it must run here instead."""
     started = time.time()
     if os.environ.get("CARTAL_PROFILE"):  # profiles count start-up from the process's creation
-        import psutil
+        from cartal.profiling import process_created
 
-        started = psutil.Process().create_time()
+        started = process_created()
     try:
         path = socket_path(worker_key())
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
