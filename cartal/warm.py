@@ -72,7 +72,10 @@ def socket_path(key: str) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if folder.stat().st_uid != os.getuid():
         raise OSError(f"{folder} belongs to another user")
-    return folder / f"{key}.sock"
+    path = folder / f"{key}.sock"
+    if len(os.fsencode(path)) > 107:  # the limit of a Unix socket's address
+        raise OSError(f"{path} is too long for a socket; set {DIR_ENV} to a shorter folder")
+    return path
 
 
 # ------------------------------------------------------------------ client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,18 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def warm_workers(tmp_path_factory):
+def warm_workers():
     """Stage commands in the tests' projects use warm workers of the tests' own (cartal.warm); stop them after."""
     from cartal import warm
 
-    folder = tmp_path_factory.mktemp("warm")
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cartal-warm-tests-"))  # short: a socket's path has 107 bytes at most
     saved = {name: os.environ.get(name) for name in (warm.DIR_ENV, warm.IDLE_ENV)}
     os.environ[warm.DIR_ENV], os.environ[warm.IDLE_ENV] = str(folder), "60"
     yield folder
     stop_workers(folder)
+    shutil.rmtree(folder, ignore_errors=True)
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,17 +50,19 @@ def project(tmp_path_factory, shared_data) -> Path:
 
 
 @pytest.fixture
-def worker(tmp_path, monkeypatch):
+def worker(monkeypatch):
     """A worker of its own in a fresh folder, started and ready; stopped afterwards."""
-    monkeypatch.setenv(warm.DIR_ENV, str(tmp_path / "sockets"))
+    sockets = Path(tempfile.mkdtemp(prefix="cartal-warm-test-"))  # short: a socket's path has 107 bytes at most
+    monkeypatch.setenv(warm.DIR_ENV, str(sockets))
     process = subprocess.Popen([sys.executable, "-m", "cartal.warm"], cwd="/", env=dict(os.environ))
     deadline = time.monotonic() + 120
-    while not list((tmp_path / "sockets").glob("*.sock")):
+    while not list(sockets.glob("*.sock")):
         assert process.poll() is None and time.monotonic() < deadline, "the worker did not start"
         time.sleep(0.2)
     yield psutil.Process(process.pid)
-    stop_workers(tmp_path / "sockets")
+    stop_workers(sockets)
     process.wait(timeout=30)
+    shutil.rmtree(sockets, ignore_errors=True)
 
 
 def stage(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
