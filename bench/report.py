@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Profiles made before cartal.profiling.process_created took a process's start from psutil, whose boot time
+# is whole seconds: on this machine (booted at a .232 s fraction; `grep btime /proc/stat` against
+# `time.time() - uptime`) every start was 0.232 s early, so start-up read 0.232 s a process too long and
+# DVC's bookkeeping as much too short. Such records carry no "clock" key; rendering corrects them.
+PSUTIL_START_BIAS_S = 0.232
 
 
 def render(results: dict) -> str:
+    results = _corrected(results)
     runs = results.get("runs", {})
     machine = next((run["machine"] for run in runs.values() if run.get("machine")), "not recorded")
     parts = [
@@ -28,6 +34,28 @@ def render(results: dict) -> str:
     if results.get("floor") and results.get("pipeline"):
         parts += ["", *_targets(results), "", *_analysis(results)]
     return "\n".join(parts) + "\n"
+
+
+def _corrected(results: dict) -> dict:
+    from pipeline import breakdown  # bench/pipeline.py, beside this file
+
+    def fix(run: dict) -> dict:
+        if all("clock" in record for record in run.get("stages", [])):
+            return run
+        stages = [record if "clock" in record else
+                  {**record, "created": record["created"] + PSUTIL_START_BIAS_S,
+                   "startup_s": record["startup_s"] - PSUTIL_START_BIAS_S} for record in run["stages"]]
+        return {**run, "stages": stages, "breakdown": breakdown(stages, run["wall_s"])}
+
+    def fix_all(section: dict) -> dict:
+        return {key: [fix(run) for run in value] if key in ("pipeline", "growth") else value
+                for key, value in section.items()}
+
+    fixed = fix_all(results)
+    for key in ("single_lock", "per_round_cold"):
+        if key in results:
+            fixed[key] = fix_all(results[key])
+    return fixed
 
 
 def _md(frame: pd.DataFrame, digits: int = 2) -> str:
@@ -71,73 +99,117 @@ def _pipeline(results: dict) -> list[str]:
             row["ratio"] = run["wall_s"] / row["floor s"]
             floor_curve = [r["accuracy"] for r in results["floor"] if r["strategy"] == run["strategy"]]
             row["accuracies = floor's"] = "yes" if floor_curve == [c["accuracy"] for c in run["curve"]] else "NO"
-        row.update({"dvc status s": run["status_s"], "no-op repro s": run["noop_repro_s"],
-                    "dvc.lock KiB": run["lock_bytes"] / 1024})
+        row.update({"dvc status s": run["status_s"], "no-op repro s": run["noop_repro_s"], **_locks(run)})
         rows.append(row)
     lines = ["## 2. The DVC pipeline on the same work (`bench/pipeline.py`)", "",
              "`dvc repro` of a copy of a project whose cache holds the prepared data and the features only, so "
-             "every round stage runs; `prepare` is rerun untimed first (its params name the rounds).", "",
+             "every round stage runs; `prepare` is rerun untimed first (its params name the rounds). Each round's "
+             "six stages are in their own rounds/k/dvc.yaml with their own dvc.lock, and stage commands run in "
+             "the warm worker (cartal.warm) once the first has started it.", "",
              _md(pd.DataFrame(rows))]
+    if results.get("single_lock", {}).get("pipeline"):
+        lines += ["", *_before_and_after(results)]
     for run in results["pipeline"]:
         lines += ["", f"Where the {run['strategy']} pipeline's {run['wall_s']:.0f} s go (seconds, summed over "
-                  "each stage's processes; start-up = interpreter and imports until the stage begins; work "
+                  "each stage's processes; start-up = from the `cartal` process's creation until the stage begins: "
+                  "interpreter and imports, or, in the warm worker, the hand-over and the fork; work "
                   "includes imports made inside the stage, such as torch for a probe):", "", _md(_families(run))]
     return lines
+
+
+def _locks(run: dict) -> dict:
+    files = run.get("lock_files", 1)  # runs of the single-dvc.yaml design recorded one lock file
+    return {"dvc.lock files": files, "dvc.lock KiB (all)": run["lock_bytes"] / 1024,
+            "largest dvc.lock KiB": run.get("largest_lock_bytes", run["lock_bytes"]) / 1024}
+
+
+DESIGNS = (("single_lock", "one dvc.yaml for all rounds, a process per stage (commit e537bcb)"),
+           ("per_round_cold", "one dvc.yaml per round, a process per stage (CARTAL_WARM=0)"),
+           (None, "one dvc.yaml per round, stages in the warm worker (now)"))
+
+
+def _before_and_after(results: dict) -> list[str]:
+    rows, dates = [], []
+    for key, design in DESIGNS:
+        runs = results[key].get("pipeline", []) if key else results["pipeline"]
+        if key:
+            date = str(results[key].get("runs", {}).get("pipeline", {}).get("date")).split(" (")[0]
+            dates.append(f"{design.split(',')[0]}: {date}")
+        for run in runs:
+            bookkeeping = run["breakdown"]["dvc_bookkeeping_s"]
+            rows.append({"design": design, "strategy": run["strategy"], "dvc repro s": run["wall_s"],
+                         "start-up s": sum(f["startup_s"] for f in run["breakdown"]["families"].values()),
+                         "DVC bookkeeping s": bookkeeping,
+                         "bookkeeping per stage s": bookkeeping / run["stages_run"],
+                         "no-op repro s": run["noop_repro_s"], "dvc status s": run["status_s"]})
+    return [f"The same runs on the earlier designs (same benchmark; {'; '.join(dates)}; kept in "
+            "bench/.work/results/single-lock/ and per-round-cold/):", "", _md(pd.DataFrame(rows))]
 
 
 def _families(run: dict) -> pd.DataFrame:
     rows = []
     for family, into in run["breakdown"]["families"].items():
-        rows.append({"stage": family, "processes": into["count"], "start-up": into["startup_s"], "I/O": into["io_s"],
+        rows.append({"stage": family, "processes": into["count"], "in the warm worker": into.get("warm", 0),
+                     "start-up": into["startup_s"], "I/O": into["io_s"],
                      "work": into["work_s"], "start-up per process": into["startup_s"] / into["count"],
                      "peak RSS MiB": into["peak_rss_mib"]})
     frame = pd.DataFrame(rows)
     processes = int(frame["processes"].sum())
     bookkeeping = run["breakdown"]["dvc_bookkeeping_s"]
-    total = {"stage": "all stages", "processes": processes, "start-up": frame["start-up"].sum(),
+    total = {"stage": "all stages", "processes": processes, "in the warm worker": frame["in the warm worker"].sum(),
+             "start-up": frame["start-up"].sum(),
              "I/O": frame["I/O"].sum(), "work": frame["work"].sum(),
              "start-up per process": frame["start-up"].sum() / processes, "peak RSS MiB": frame["peak RSS MiB"].max()}
-    dvc = {"stage": f"DVC bookkeeping (wall - processes; {bookkeeping / processes:.2f} s per stage)",
+    dvc = {"stage": f"DVC bookkeeping (wall - processes, so a process's exit after its stage counts here; "
+                    f"{bookkeeping / processes:.2f} s per stage)",
            "processes": None, "start-up": None, "I/O": None, "work": bookkeeping}
     return pd.concat([frame, pd.DataFrame([total, dvc])], ignore_index=True)
 
 
 def _growth(results: dict) -> list[str]:
+    frame = _growth_table(results["growth"])
+    per_stage = frame["bookkeeping per stage s"]
+    verdict = ("grows with the number of stages (superlinear in total)" if per_stage.iloc[-1] > 1.25 * per_stage.iloc[0]
+               else "stays about flat (linear in total)")
+    a, b = bookkeeping_model([*results.get("pipeline", []), *results["growth"]])
+    lines = ["## 3. Growth with the number of rounds (random, few epochs: this measures the pipeline)", "",
+             _md(frame), "", f"DVC's bookkeeping per stage {verdict}: {per_stage.iloc[0]:.2f} s at "
+             f"{frame['stages'].iloc[0]} stages, {per_stage.iloc[-1]:.2f} s at {frame['stages'].iloc[-1]}. "
+             f"Least squares over every run of this design: a run of n stages costs {a:.2f} n "
+             + (f"+ {b / 2:.5f} n^2 " if abs(b / 2) >= 5e-6 else "(and no n^2 term to speak of) ")
+             + "seconds of bookkeeping."]
+    earlier = results.get("single_lock", {})
+    if earlier.get("growth"):
+        a0, b0 = bookkeeping_model([*earlier.get("pipeline", []), *earlier["growth"]])
+        stages = 6 * 100 + 5
+        lines += ["", "With one dvc.yaml for all rounds (commit e537bcb, same benchmark):", "",
+                  _md(_growth_table(earlier["growth"])), "",
+                  f"There, after every stage DVC rewrote the one dvc.lock, parsing the whole file with ruamel's "
+                  f"round-trip YAML loader (cProfile of `dvc repro -f -s evaluate@5` in the 30-round CAL project: "
+                  f"10.3 of 17.3 s in `_dump_lockfile`; measured once, not by this command). The lock grew by "
+                  f"about 1 KiB a stage, so a run of n stages cost {a0:.2f} n + {b0 / 2:.4f} n^2 seconds; 100 "
+                  f"rounds ({stages} stages) were not run with it, extrapolated to about "
+                  f"{(a0 * stages + b0 * stages ** 2 / 2) / 60:.0f} min of bookkeeping alone. A small lock per round "
+                  "removes the growth."]
+    return lines
+
+
+def _growth_table(runs: list[dict]) -> pd.DataFrame:
     rows = []
-    for run in results["growth"]:
+    for run in runs:
         bookkeeping = run["breakdown"]["dvc_bookkeeping_s"]
         rows.append({"rounds": run["rounds"], "batch": run["batch_size"], "epochs": run["epochs"],
                      "stages": run["stages_run"], "dvc repro s": run["wall_s"],
                      "s per round": run["wall_s"] / (run["rounds"] + 1), "DVC bookkeeping s": bookkeeping,
                      "bookkeeping per stage s": bookkeeping / max(run["stages_run"], 1),
-                     "dvc status s": run["status_s"], "no-op repro s": run["noop_repro_s"],
-                     "dvc.lock KiB": run["lock_bytes"] / 1024, "dvc.lock lines": run["lock_lines"]})
-    frame = pd.DataFrame(rows)
-    per_stage = frame["bookkeeping per stage s"]
-    verdict = ("grows with the number of stages (superlinear in total)" if per_stage.iloc[-1] > 1.25 * per_stage.iloc[0]
-               else "stays about flat (linear in total)")
-    a, b = bookkeeping_model(results)
-    lines = ["## 3. Growth with the number of rounds (random, few epochs: this measures the pipeline)", "",
-             _md(frame), "", f"DVC's bookkeeping per stage {verdict}: {per_stage.iloc[0]:.2f} s at "
-             f"{frame['stages'].iloc[0]} stages, {per_stage.iloc[-1]:.2f} s at {frame['stages'].iloc[-1]}."]
-    if b > 0:
-        stages = 6 * 100 + 5
-        lines += ["", f"Why: after every stage DVC rewrites dvc.lock, parsing the whole file with ruamel's "
-                  f"round-trip YAML loader (`python -m cProfile -m dvc repro -f -s evaluate@5` in the 30-round CAL "
-                  f"project, bench/.work/cartography-30r: 10.3 of 17.3 s in `_dump_lockfile`, almost all of it "
-                  f"YAML parsing; measured once, not by this command). dvc.lock grows by about 1 KiB a stage, so "
-                  f"the i-th stage costs about {a:.2f} + {b:.4f} i seconds (least squares over every run here), "
-                  f"and a run of n stages {a:.2f} n + {b / 2:.4f} n^2. **100 rounds were not run**: at "
-                  f"{stages} stages that is about {(a * stages + b * stages ** 2 / 2) / 60:.0f} min of "
-                  "bookkeeping alone (extrapolated, not measured)."]
-    return lines
+                     "dvc status s": run["status_s"], "no-op repro s": run["noop_repro_s"], **_locks(run)})
+    return pd.DataFrame(rows)
 
 
-def bookkeeping_model(results: dict) -> tuple[float, float]:
-    """Least-squares a, b in: bookkeeping of a run of n stages = a n + b n^2 / 2, over every run measured."""
+def bookkeeping_model(runs: list[dict]) -> tuple[float, float]:
+    """Least-squares a, b in: bookkeeping of a run of n stages = a n + b n^2 / 2, over ``runs``."""
     import numpy as np
 
-    runs = [*results.get("pipeline", []), *results.get("growth", [])]
     if len(runs) < 2:
         return 0.0, 0.0
     n = np.array([run["stages_run"] for run in runs], dtype=float)
@@ -236,7 +308,7 @@ def _targets(results: dict) -> list[str]:
 
 
 def _analysis(results: dict) -> list[str]:
-    """Where CAL's pipeline loses to its floor, and what two design changes would save, from this run's parts."""
+    """Where CAL's pipeline loses to its floor, what the split into round files saved, and what is left."""
     floor = _floor_totals(results).set_index("strategy")
     run = next((run for run in results["pipeline"] if run["strategy"] == "cartography"), None)
     if run is None:
@@ -249,46 +321,54 @@ def _analysis(results: dict) -> list[str]:
     bookkeeping = run["breakdown"]["dvc_bookkeeping_s"]
     stages = run["stages_run"]
     rounds = run["rounds"] + 1
-    a, _ = bookkeeping_model(results)
-    flat = bookkeeping - a * stages  # what a lock file of constant size would save
-    split = run["wall_s"] - flat
-    warm = split - startup - max(0.0, work - floor_s)  # and stages forked from a process with torch loaded
+    extra_work = max(0.0, work - floor_s)
     rows = [
         {"part": "the floor's compute", "seconds": floor_s, "per round": floor_s / rounds},
         {"part": "process start-up and imports", "seconds": startup, "per round": startup / rounds},
         {"part": "work beyond the floor's (imports inside stages, e.g. torch for the probe; report)",
-         "seconds": max(0.0, work - floor_s), "per round": max(0.0, work - floor_s) / rounds},
+         "seconds": extra_work, "per round": extra_work / rounds},
         {"part": "reading and writing Parquet and safetensors", "seconds": io, "per round": io / rounds},
         {"part": f"DVC's bookkeeping ({stages} stages)", "seconds": bookkeeping, "per round": bookkeeping / rounds},
         {"part": "`dvc repro` in all", "seconds": run["wall_s"], "per round": run["wall_s"] / rounds},
     ]
-    return [
-        "## What the numbers point at", "",
-        f"The CAL pipeline against its floor, part by part ({rounds} trained rounds):", "",
-        _md(pd.DataFrame(rows)), "",
-        f"The 1.5x target leaves {0.5 * floor_s:.0f} s for everything beyond the compute. Process start-up "
-        f"({startup:.0f} s) and DVC's bookkeeping ({bookkeeping:.0f} s) alone take "
-        f"{(startup + bookkeeping) / floor_s:.2f}x the floor, so inside this design (six stages, six processes "
-        "a round) the target is out of reach. Two changes would close most of the gap; the projections below "
-        "subtract this run's measured parts, they are not measurements:", "",
-        f"1. **One dvc.yaml per round** (written by `cartal rounds N`, each with its own small dvc.lock, "
-        f"`wdir` at the project root). The same six stages a round, but DVC's lock rewrite stops growing with "
-        f"the experiment: bookkeeping back to about {a:.2f} s a stage. Projected: {split:.0f} s, "
-        f"{split / floor_s:.2f}x the floor; the no-op `dvc repro` no longer parses one {run['lock_bytes'] / 1024:.0f} "
-        "KiB lock file.",
-        f"2. **And a warm worker.** `cartal` stage commands hand their work to a long-lived process that has "
-        f"imported torch, pandas and pyarrow once and forks per stage (a fork server), so a stage costs a "
-        f"small client process instead of an interpreter plus imports. Projected with 1: {warm:.0f} s, "
-        f"{warm / floor_s:.2f}x the floor.",
-        "3. **Beyond that**, only fewer stages a round (train-seed also recording dynamics, building the map "
-        "and evaluating; select also merging) would cut DVC's per-stage cost further, giving up the six "
-        "separately cached steps the design asks for: a trade-off to decide, not a fix.",
+    lines = ["## What the numbers point at", "",
+             f"The CAL pipeline against its floor, part by part ({rounds} trained rounds):", "",
+             _md(pd.DataFrame(rows)), ""]
+    steps = [(design, next((r for r in results[key]["pipeline"] if r["strategy"] == "cartography"), None))
+             for key, design in DESIGNS[:-1] if results.get(key, {}).get("pipeline")]
+    steps = [(design, r) for design, r in steps if r] + [(DESIGNS[-1][1], run)]
+    if len(steps) > 1:
+        lines += ["The CAL experiment on each design (the split into one dvc.yaml per round, then the warm worker):",
+                  ""]
+        lines += [f"- {design}: {r['wall_s']:.0f} s, {r['wall_s'] / floor_s:.2f}x the floor; start-up "
+                  f"{sum(f['startup_s'] for f in r['breakdown']['families'].values()):.0f} s, DVC's bookkeeping "
+                  f"{r['breakdown']['dvc_bookkeeping_s']:.0f} s; no-op `dvc repro` {r['noop_repro_s']:.1f} s"
+                  for design, r in steps]
+        lines += [""]
+    ratio = run["wall_s"] / floor_s
+    lines += [
+        f"Now {ratio:.2f}x the floor; the 1.5x target leaves {0.5 * floor_s:.0f} s for everything beyond the "
+        f"compute, and start-up ({startup:.0f} s), DVC's bookkeeping ({bookkeeping:.0f} s), I/O ({io:.0f} s) and "
+        f"work beyond the floor's ({extra_work:.0f} s) take {startup + bookkeeping + io + extra_work:.0f} s."
+        + (" The target is met." if ratio <= 1.5 else
+           f" What is left is paid per stage: {startup / stages:.2f} s to start a `cartal` command and hand it "
+           f"over (an interpreter for the client, the fork, parsing the command and params.yaml) and "
+           f"{bookkeeping / stages:.2f} s of DVC's own, {stages} times. Only fewer stages a round (train-seed "
+           "also recording dynamics, building the map and evaluating; select also merging) would cut that "
+           "further, giving up the six separately cached steps the design asks for: a trade-off to decide, "
+           "not a fix."),
+        "",
+        f"The no-op `dvc repro` ({run['noop_repro_s']:.1f} s) is DVC reading {run.get('lock_files', 1)} "
+        f"dvc.yaml/dvc.lock pairs and checking {stages} stages, re-reading params.yaml with ruamel for each "
+        "stage that has params (most of the time in a cProfile of a no-op run with trivial stages, measured "
+        "once); under 3 s needs fewer stages, not a different layout.",
         "",
         f"The grid target fails at the floor already: the paper's TREC grid is about "
         f"{_grid_floor(floor) / 60:.0f} min of compute on 2 cores (5 seeds x (CAL + 4 x random + DAL), from "
         "section 1), almost all of it training the classifier (30 epochs of batch 16 a round, about 2 ms a "
         "step on one core). Under 30 min needs faster training steps, not a faster pipeline.",
     ]
+    return lines
 
 
 def _grid_floor(floor: pd.DataFrame) -> float:
