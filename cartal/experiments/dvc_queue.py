@@ -105,18 +105,33 @@ def enqueue(repo: Path, experiment: Experiment) -> None:
 
 def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[int, int], None] | None = None,
               poll_seconds: float = 3.0) -> dict[str, str]:
-    """Start ``jobs`` workers and wait until every experiment in ``names`` has succeeded or failed."""
-    _run(["dvc", "queue", "start", "-j", str(jobs)], repo, env=worker_threads(jobs))
-    while True:
-        status = queue_status(repo)
-        done = finished(repo)
-        outcome = {name: "Success" if name in done else status.get(name, "missing") for name in names}
-        settled = sum(state not in ACTIVE for state in outcome.values())
-        if on_progress:
-            on_progress(settled, len(names))
-        if settled == len(names):
-            return outcome
-        time.sleep(poll_seconds)
+    """Start ``jobs`` workers and wait until every experiment in ``names`` has succeeded or failed.
+
+    The workers `dvc queue start` leaves running inherit its output, so that goes to a file, not a pipe: a
+    pipe would stay open, and this wait with it, until the last worker exits, and a worker can hang after
+    its last task (dvc-task's empty-queue shutdown racing a running task). Once every experiment has
+    settled, the workers are asked to stop.
+    """
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=repo, stdout=log, stderr=log,
+                                 env={**os.environ, "DVC_NO_ANALYTICS": "1", **worker_threads(jobs)})
+        if started.returncode != 0:
+            log.seek(0)
+            raise ProjectError(f"`dvc queue start -j {jobs}` failed in {repo} (exit {started.returncode}):\n"
+                               f"{log.read().strip()[-3000:]}")
+    try:
+        while True:
+            status = queue_status(repo)
+            done = finished(repo)
+            outcome = {name: "Success" if name in done else status.get(name, "missing") for name in names}
+            settled = sum(state not in ACTIVE for state in outcome.values())
+            if on_progress:
+                on_progress(settled, len(names))
+            if settled == len(names):
+                return outcome
+            time.sleep(poll_seconds)
+    finally:
+        _run(["dvc", "queue", "stop"], repo, check=False)
 
 
 def worker_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
