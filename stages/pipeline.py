@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from cartal.errors import ParamsError
+from cartal.io.artifacts import atomic_path
 from cartal.params import Params, expected_queries
 
 ROUNDS_DIR = Path("rounds")
@@ -169,11 +170,9 @@ def write_round_pipelines(root: Path, rounds: int, oracle: str) -> None:
                 shutil.rmtree(folder)
     for path, text in wanted.items():
         target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_text() != text:
-            tmp = target.with_name(".dvc.yaml.tmp")
-            tmp.write_text(text)
-            tmp.replace(target)
+            with atomic_path(target) as tmp:
+                tmp.write_text(text)
 
 
 def check_round_pipelines(root: Path, params: Params, source: str = "params.yaml") -> None:

@@ -31,9 +31,18 @@ ACTIVE = {"Queued", "Running"}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _run(args: list[str], repo: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+def _run(args: list[str], repo: Path, check: bool = True, env: dict | None = None,
+         to_file: bool = False) -> subprocess.CompletedProcess:
+    """Run a command in ``repo`` and return its output; ``to_file`` collects it in a file, not a pipe, for a
+    command that leaves processes behind which inherit its output (a pipe would wait for them to exit)."""
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
-    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    if to_file:
+        with tempfile.TemporaryFile(mode="w+") as log:
+            returncode = subprocess.run(args, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+            log.seek(0)
+            result = subprocess.CompletedProcess(args, returncode, log.read(), "")
+    else:
+        result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise ProjectError(f"`{' '.join(args)}` failed in {repo} (exit {result.returncode}):\n"
                            f"{(result.stdout + result.stderr).strip()[-3000:]}")
@@ -112,13 +121,7 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
     its last task (dvc-task's empty-queue shutdown racing a running task). Once every experiment has
     settled, the workers are asked to stop.
     """
-    with tempfile.TemporaryFile(mode="w+") as log:
-        started = subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], cwd=repo, stdout=log, stderr=log,
-                                 env={**os.environ, "DVC_NO_ANALYTICS": "1", **worker_threads(jobs)})
-        if started.returncode != 0:
-            log.seek(0)
-            raise ProjectError(f"`dvc queue start -j {jobs}` failed in {repo} (exit {started.returncode}):\n"
-                               f"{log.read().strip()[-3000:]}")
+    _run(["dvc", "queue", "start", "-j", str(jobs)], repo, env=worker_threads(jobs), to_file=True)
     try:
         while True:
             status = queue_status(repo)
