@@ -72,6 +72,8 @@ def _stage_params(path: Path):
 
 # (command, module in stages/, takes a round, help): the commands dvc.yaml calls, in pipeline order
 STAGES = (
+    ("check-params", "check_params", False,
+     "Check every param (types, ranges, strategy, round files) before any other stage runs."),
     ("prepare", "prepare", False, "Load and validate the dataset; write the prepared splits, the label set, L0 and U0."),
     ("embed", "embed", False, "Embed the prepared texts with the frozen encoder (cached per dataset and encoder)."),
     ("train-seed", "train_seed", True, "Train a fresh seeded classifier on L_k, recording per-epoch probabilities."),
@@ -136,6 +138,8 @@ def reproduce(
     check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
     significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test "
                                                                 "(ASO: about 7 s per 1000 here; fewer = faster, coarser)."),
+    name: str = typer.Option(None, help="Write the aggregate to metrics/reproduce/NAME/ (default: the dataset), "
+                                        "e.g. to keep a reduced grid beside the full one."),
 ):
     """Run the paper's protocol: one DVC experiment per strategy and seed, queued, then aggregated.
 
@@ -161,10 +165,12 @@ def reproduce(
                 settings=tuple(settings))
     typer.echo(f"{len(grid.experiments())} experiments: {', '.join(grid.strategies)} x seeds "
                f"{', '.join(map(str, grid.seeds))}; |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}")
-    out = run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples)
+    if name is not None and (not name or "/" in name or name.startswith(".")):
+        raise ProjectError(f"--name {name!r} must be a plain folder name, such as trec-paper")
+    out = run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples, name=name)
     typer.echo(f"aggregate written to {out}/ (see results.md there)")
     if check:
-        problems = check_reproduction(Path.cwd(), grid)
+        problems = check_reproduction(Path.cwd(), grid, name)
         for problem in problems:
             typer.secho(f"check: {problem}", fg=typer.colors.RED, err=True)
         if problems:

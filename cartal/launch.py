@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 
 # the commands dvc.yaml and rounds/<k>/dvc.yaml call (cartal.cli.STAGES; a test checks they agree)
-STAGE_COMMANDS = frozenset({"prepare", "embed", "train-seed", "record-dynamics", "build-map", "select",
-                            "merge-labels", "evaluate", "report"})
+STAGE_COMMANDS = frozenset({"check-params", "prepare", "embed", "train-seed", "record-dynamics", "build-map",
+                            "select", "merge-labels", "evaluate", "report"})
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ FEATURES = Path("data/features")
 ROUNDS = Path("data/rounds")
 METRICS = Path("metrics")
 
+PARAMS_CHECKED = Path("data/params-checked.json")  # check-params' mark; prepare depends on it to run after
 LABELS = PREPARED / "labels.json"
 CURVE_CSV = METRICS / "curve.csv"
 CURVE_PNG = METRICS / "curve.png"

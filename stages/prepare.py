@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cartal import strategies
 from cartal.data import datasets
 from cartal.data.split import check_budget, draw_seed_set
 from cartal.errors import DataError
@@ -19,8 +18,6 @@ log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    strategies.resolve(params.strategy)  # an unknown strategy fails now, not after embedding
-    strategies.check_fallback(params.cal.fallback)
     if params.dataset == "files":
         outside = [path for path in vars(params.data.files).values()
                    if path and layout.RAW.resolve() not in Path(path).resolve().parents]
