@@ -298,6 +298,21 @@ def test_written_reproduction_is_whole(reproduction):
     assert outputs.check_reproduction(root, grid) == []
 
 
+def test_a_named_reproduction_goes_beside_the_dataset_one(written, tmp_path):
+    grid, root = written
+    runs = [make_run(s, seed, name=f"trec-{s}-{seed}-{grid.tag}") for s in grid.strategies for seed in grid.seeds]
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "deepsig", None)
+        out = outputs.write_reproduction(runs, grid, tmp_path, elapsed_s=60.0, name="trec-paper")
+    assert out == tmp_path / "metrics/reproduce/trec-paper"
+    assert (tmp_path / "metrics/reproduce/curves/trec-paper.csv").is_file()
+    assert outputs.check_reproduction(tmp_path, grid, "trec-paper") == []
+    own = "metrics/reproduce/trec/results.md"  # the dataset's own reproduction is untouched
+    assert (tmp_path / own).read_bytes() == (root / own).read_bytes() and "1.5 min" in (tmp_path / own).read_text()
+
+
+
 def _drop_point(out):
     long = pd.read_csv(out / "curves_by_seed.csv")
     long.drop(long[(long["strategy"] == "cartography") & (long["seed"] == 2) & (long["labeled"] == 15)].index) \

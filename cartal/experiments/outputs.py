@@ -16,14 +16,16 @@ from cartal.plots import plot_map_grid, plot_mean_curves, plot_overlap
 CURVES_DIR = Path("metrics/reproduce/curves")  # one CSV per dataset: dvc.yaml's top-level plot reads the folder
 
 
-def output_dir(root: Path, dataset: str) -> Path:
-    return root / "metrics" / "reproduce" / dataset
+def output_dir(root: Path, name: str) -> Path:
+    """metrics/reproduce/<name>/: name is the dataset unless `cartal reproduce --name` says otherwise."""
+    return root / "metrics" / "reproduce" / name
 
 
 def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
-                       significance_samples: int = 1000) -> Path:
-    """Everything the paper reports, under metrics/reproduce/<dataset>/; returns that folder."""
-    out = output_dir(root, grid.dataset)
+                       significance_samples: int = 1000, name: str | None = None) -> Path:
+    """Everything the paper reports, under metrics/reproduce/<name or dataset>/; returns that folder."""
+    name = name or grid.dataset
+    out = output_dir(root, name)
     long = results.long_curves(runs)
     means = results.mean_curves(long)
     at = results.budgets(grid.labeled_sizes)
@@ -34,7 +36,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
 
     _csv(long, out / "curves_by_seed.csv")
     _csv(means, out / "curves.csv")
-    _csv(means, root / CURVES_DIR / f"{grid.dataset}.csv")
+    _csv(means, root / CURVES_DIR / f"{name}.csv")
     _csv(table, out / "strategies.csv")
     _csv(significance, out / "significance.csv")
     _csv(batches, out / "batch_stats.csv")
@@ -100,9 +102,9 @@ def _table_md(table: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 
 
-def check_reproduction(root: Path, grid: Grid) -> list[str]:
+def check_reproduction(root: Path, grid: Grid, name: str | None = None) -> list[str]:
     """Problems with a written reproduction: missing experiments or points, statistics out of range."""
-    out = output_dir(root, grid.dataset)
+    out = output_dir(root, name or grid.dataset)
     problems: list[str] = []
     needed = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
               "batch_stats.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]

@@ -14,12 +14,15 @@ from cartal.experiments.outputs import write_reproduction
 log = logging.getLogger(__name__)
 
 
-def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, significance_samples: int = 1000) -> Path:
+def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, significance_samples: int = 1000,
+              name: str | None = None) -> Path:
     """Queue the grid's missing experiments, run them with ``jobs`` workers, aggregate all of them.
 
     Experiments that finished on top of the current commit are kept, not rerun;
-    within a rerun, unchanged stages come from DVC's run cache.
+    within a rerun, unchanged stages come from DVC's run cache. The aggregate goes
+    to metrics/reproduce/<name>/ (name: the dataset unless given).
     """
+    name = name or grid.dataset
     dvc_queue.check_project(root)
     experiments = grid.experiments()
     for experiment in experiments:
@@ -44,17 +47,18 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
                                "`cartal reproduce` again to run only these.")
     done = dvc_queue.finished(root)
     runs = [dvc_queue.read_run(root, e, done[e.name], grid.rounds) for e in experiments]
-    elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, grid)
-    return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples)
+    elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
+    return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
+                              name=name)
 
 
-def _earlier_elapsed(root: Path, grid: Grid) -> float | None:
+def _earlier_elapsed(root: Path, name: str) -> float | None:
     """Aggregating again without running anything keeps the time the last run took."""
     import json
 
     from cartal.experiments.outputs import output_dir
 
-    path = output_dir(root, grid.dataset) / "summary.json"
+    path = output_dir(root, name) / "summary.json"
     try:
         return json.loads(path.read_text()).get("elapsed_s")
     except (OSError, ValueError):
