@@ -108,8 +108,10 @@ def publish(out: Path) -> None:
                if (folder / f"{name}.json").is_file()}
     results["runs"] = json.loads((folder / "runs.json").read_text()) if (folder / "runs.json").is_file() else {}
     # the same sections measured on earlier designs, moved there by hand: one dvc.yaml for all rounds
-    # (commit e537bcb), and one per round without the warm worker (CARTAL_WARM=0)
-    for key, name in (("single_lock", "single-lock"), ("per_round_cold", "per-round-cold")):
+    # (commit e537bcb), one per round without the warm worker (CARTAL_WARM=0), and the first warm worker
+    # (commit 9346496: no gc.freeze, no ruamel.yaml.clib; its figures copied from that commit's results.md)
+    for key, name in (("single_lock", "single-lock"), ("per_round_cold", "per-round-cold"),
+                      ("warm_unfrozen", "warm-unfrozen")):
         before = folder / name
         if before.is_dir():
             results[key] = {part: json.loads((before / f"{part}.json").read_text())
