@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -348,3 +349,49 @@ def test_queue_workers_share_the_cores_out_but_keep_a_limit_the_user_set(monkeyp
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert worker_threads(1, cores=2)["OMP_NUM_THREADS"] == "3"
     assert worker_threads(1, cores=2)["MKL_NUM_THREADS"] == "2"
+
+
+STATUS = """Task     Name                                 Created    Status
+cac54a4  trec-random-259479-0d4cd4            12:21 AM   Running
+a862593  trec-random-869323-0d4cd4            12:21 AM   {second}
+298d289  trec-random-398048-0d4cd4            12:21 AM   Success
+
+Worker status: {workers} active, 0 idle
+"""
+
+
+def test_queue_status_is_read_with_its_worker_count():
+    from cartal.experiments.dvc_queue import parse_queue_status
+
+    status, workers = parse_queue_status(STATUS.format(second="Queued", workers=1))
+    assert status == {"trec-random-259479-0d4cd4": "Running", "trec-random-869323-0d4cd4": "Queued",
+                      "trec-random-398048-0d4cd4": "Success"}
+    assert workers == 1
+    assert parse_queue_status("Task     Name     Created    Status\n\nWorker status: 0 active, 2 idle\n")[1] == 2
+
+
+def test_a_queue_worker_that_died_is_started_again_while_experiments_wait(monkeypatch, tmp_path):
+    """kombu's filesystem broker can kill one of two workers with experiments still queued (seen in a full
+    grid); the queue must not go on at half speed."""
+    from cartal.experiments import dvc_queue
+
+    names = ["trec-random-259479-0d4cd4", "trec-random-869323-0d4cd4"]
+    # what `dvc queue status` says on each poll: both workers; one gone while an experiment waits (twice,
+    # so for longer than restart_after_s); both again; everything done
+    replies = iter([STATUS.format(second="Queued", workers=2), STATUS.format(second="Queued", workers=1),
+                    STATUS.format(second="Queued", workers=1), STATUS.format(second="Running", workers=2),
+                    STATUS.format(second="Success", workers=2)])
+    commands = []
+
+    def fake_run(args, repo, check=True, env=None, to_file=False):
+        commands.append(" ".join(args[1:]))
+        stdout = next(replies) if args[1:3] == ["queue", "status"] else ""
+        return subprocess.CompletedProcess(args, 0, stdout, "")
+
+    monkeypatch.setattr(dvc_queue, "_run", fake_run)
+    monkeypatch.setattr(dvc_queue, "finished", lambda repo: {names[0]: "abc"} if len(commands) > 6 else {})
+    outcome = dvc_queue.run_queue(tmp_path, names, jobs=2, poll_seconds=0, restart_after_s=0)
+    assert outcome == {names[0]: "Success", names[1]: "Success"}
+    starts = [i for i, command in enumerate(commands) if command == "queue start -j 2"]
+    assert len(starts) == 2 and commands[starts[1] - 2:starts[1]] == ["queue status", "queue status"]
+    assert commands[-1] == "queue stop"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +27,10 @@ from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
 from cartal.experiments.results import Run
 
+log = logging.getLogger(__name__)
+
 ACTIVE = {"Queued", "Running"}
+_WORKERS = re.compile(r"^Worker status: (?P<active>\d+) active, (?P<idle>\d+) idle")
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -69,13 +74,22 @@ def finished(repo: Path) -> dict[str, str]:
 
 def queue_status(repo: Path) -> dict[str, str]:
     """Experiment name -> status of its newest queue task (Queued, Running, Success, Failed, ...)."""
-    lines = _run(["dvc", "queue", "status"], repo).stdout.splitlines()
+    return parse_queue_status(_run(["dvc", "queue", "status"], repo).stdout)[0]
+
+
+def parse_queue_status(text: str) -> tuple[dict[str, str], int]:
+    """`dvc queue status` output -> (experiment name -> newest task's status, workers running)."""
     status: dict[str, str] = {}
-    for line in lines[1:]:
+    workers = 0
+    for line in text.splitlines()[1:]:
+        found = _WORKERS.match(line.strip())
+        if found:
+            workers = int(found["active"]) + int(found["idle"])
+            continue
         words = line.split()
-        if len(words) >= 4 and not line.startswith("Worker"):
+        if len(words) >= 4:
             status.setdefault(words[1], words[-1])  # newest task first
-    return status
+    return status, workers
 
 
 @contextmanager
@@ -113,18 +127,23 @@ def enqueue(repo: Path, experiment: Experiment) -> None:
 
 
 def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[int, int], None] | None = None,
-              poll_seconds: float = 3.0) -> dict[str, str]:
+              poll_seconds: float = 3.0, restart_after_s: float = 30.0) -> dict[str, str]:
     """Start ``jobs`` workers and wait until every experiment in ``names`` has succeeded or failed.
 
     The workers `dvc queue start` leaves running inherit its output, so that goes to a file, not a pipe: a
     pipe would stay open, and this wait with it, until the last worker exits, and a worker can hang after
-    its last task (dvc-task's empty-queue shutdown racing a running task). Once every experiment has
-    settled, the workers are asked to stop.
+    its last task (dvc-task's empty-queue shutdown racing a running task). A worker can also die with
+    experiments still queued (two workers reading the same message file of kombu's filesystem broker: a
+    JSONDecodeError in its log), which would halve the speed of the rest: when fewer than ``jobs`` workers
+    have run for ``restart_after_s`` while experiments wait, the missing ones are started again. Once every
+    experiment has settled, the workers are asked to stop.
     """
-    _run(["dvc", "queue", "start", "-j", str(jobs)], repo, env=worker_threads(jobs), to_file=True)
+    start = ["dvc", "queue", "start", "-j", str(jobs)]
+    _run(start, repo, env=worker_threads(jobs), to_file=True)
+    short_since = None
     try:
         while True:
-            status = queue_status(repo)
+            status, workers = parse_queue_status(_run(["dvc", "queue", "status"], repo).stdout)
             done = finished(repo)
             outcome = {name: "Success" if name in done else status.get(name, "missing") for name in names}
             settled = sum(state not in ACTIVE for state in outcome.values())
@@ -132,6 +151,16 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
                 on_progress(settled, len(names))
             if settled == len(names):
                 return outcome
+            waiting = sum(state == "Queued" for state in outcome.values())
+            if workers >= jobs or not waiting:
+                short_since = None
+            elif short_since is None:
+                short_since = time.monotonic()
+            elif time.monotonic() - short_since >= restart_after_s:
+                log.warning("%d of %d queue workers left with %d experiments waiting; starting the missing ones",
+                            workers, jobs, waiting)
+                _run(start, repo, env=worker_threads(jobs), to_file=True)  # starts only the missing ones
+                short_since = None
             time.sleep(poll_seconds)
     finally:
         _run(["dvc", "queue", "stop"], repo, check=False)
