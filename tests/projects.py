@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -63,3 +64,20 @@ def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: d
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "experiment"], repo)
     return repo
+
+
+def new_human_project(repo: Path, shared_data: Path, batch_size: int, epochs: int) -> Path:
+    """A project on the user's own files, oracle human: AG News' first 40 test texts as the labeled seed file,
+    the next 200 as an unlabeled pool (no label column), 160 more as the test file; 1 query round."""
+    raw = repo / "data" / "raw"
+    raw.mkdir(parents=True)
+    news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    news.iloc[:40].to_csv(raw / "seed.csv", index=False)  # labeled: L0
+    news.iloc[40:240].drop(columns=["Class Index"]).to_json(raw / "pool.jsonl", orient="records", lines=True)
+    news.iloc[240:400].to_parquet(raw / "test.parquet")
+    return new_project(repo, shared_data, rounds=1, epochs=epochs, dataset="files", oracle="human",
+                       batch_size=batch_size,
+                       data={"files": {"seed": "data/raw/seed.csv", "pool": "data/raw/pool.jsonl",
+                                       "test": "data/raw/test.parquet", "train": None},
+                             "text_columns": ["Title", "Description"], "label_column": "Class Index",
+                             "labels": ["1", "2", "3", "4"], "max_train": None, "max_test": None})

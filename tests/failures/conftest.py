@@ -1,8 +1,9 @@
-"""One finished experiment, copied for each failure test: a failure must leave every artifact as it was.
+"""Two experiments, copied for each failure test: a failure must leave every artifact as it was.
 
-Each test module gets its own copy of the finished project (git repo, DVC cache and all), breaks one thing,
-checks the message names the problem and the fix, and checks that no artifact under data/ or metrics/
-changed (the user's inputs in data/raw/ aside).
+`finished` is a simulation run to the end; `waiting` is a human-oracle run on the user's own files whose
+first batch waits for labels. Each test module gets its own copy (git repo, DVC cache and all), breaks one
+thing, checks the message names the problem and the fix, and checks that no artifact under data/ or
+metrics/ changed (the user's inputs in data/raw/ aside).
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from projects import new_project, run
+from projects import new_human_project, new_project, run
+
+BATCH = 6
+BATCH_FILE = "annotations/round-0/batch.csv"
 
 
 @pytest.fixture(scope="session")
@@ -26,11 +31,51 @@ def finished(tmp_path_factory, shared_data) -> Path:
     return repo
 
 
+@pytest.fixture(scope="session")
+def waiting(tmp_path_factory, shared_data) -> Path:
+    """The user's own files (a labeled seed file, an unlabeled pool), oracle human: round 0's batch of
+    BATCH waits for labels in annotations/round-0/batch.csv."""
+    repo = new_human_project(tmp_path_factory.mktemp("waiting"), shared_data, batch_size=BATCH, epochs=2)
+    first = run(["dvc", "repro"], repo, check=False)
+    assert first.returncode != 0 and "waiting for labels" in first.stderr, first.stderr
+    return repo
+
+
 @pytest.fixture(scope="module")
 def project(finished, tmp_path_factory) -> Path:
+    """A copy of the finished experiment for this test module."""
+    return _copy(finished, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def labeling(waiting, tmp_path_factory) -> Path:
+    """A copy of the experiment waiting for round 0's labels, for this test module."""
+    return _copy(waiting, tmp_path_factory)
+
+
+def _copy(repo: Path, tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("failure") / "project"
-    shutil.copytree(finished, copy, symlinks=True)
+    shutil.copytree(repo, copy, symlinks=True)
     return copy
+
+
+def batch(repo: Path) -> pd.DataFrame:
+    """Round 0's batch file, every instance labeled 2: edit it, then `answer` it."""
+    frame = pd.read_csv(repo / BATCH_FILE, dtype=str, keep_default_na=False)
+    return frame.assign(label="2", skip="")
+
+
+def answer(repo: Path, frame: pd.DataFrame, *messages: str) -> None:
+    """Write ``frame`` as round 0's answers; `dvc repro` must refuse them with ``messages``, changing nothing,
+    and a good answer afterwards must still go through."""
+    path = repo / BATCH_FILE
+    good = path.read_bytes()
+    frame.to_csv(path, index=False)
+    try:
+        refused(repo, ["dvc", "repro"], *[f"{BATCH_FILE}: {m}" if i == 0 else m for i, m in enumerate(messages)])
+        assert not (repo / "data/rounds/1").exists()
+    finally:
+        path.write_bytes(good)
 
 
 def snapshot(repo: Path) -> dict[str, str]:
