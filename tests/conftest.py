@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from warm_workers import stop_workers
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -37,15 +39,3 @@ def warm_workers():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-
-
-def stop_workers(folder: Path) -> None:
-    import signal
-
-    for lock in folder.glob("*.lock"):
-        text = lock.read_text().strip()
-        if text.isdigit():
-            try:
-                os.kill(int(text), signal.SIGTERM)
-            except ProcessLookupError:
-                pass

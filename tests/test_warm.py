@@ -21,7 +21,7 @@ import pytest
 from cartal import warm
 from cartal.cli import STAGES
 from cartal.launch import STAGE_COMMANDS
-from conftest import stop_workers
+from warm_workers import stop_workers
 from projects import new_project, run
 
 pytestmark = pytest.mark.slow

@@ -8,18 +8,13 @@ metrics/ changed (the user's inputs in data/raw/ aside).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import yaml
 
 from projects import new_human_project, new_project, run
-
-BATCH = 6
-BATCH_FILE = "annotations/round-0/batch.csv"
+from refusals import BATCH
 
 
 @pytest.fixture(scope="session")
@@ -57,61 +52,3 @@ def _copy(repo: Path, tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("failure") / "project"
     shutil.copytree(repo, copy, symlinks=True)
     return copy
-
-
-def batch(repo: Path) -> pd.DataFrame:
-    """Round 0's batch file, every instance labeled 2: edit it, then `answer` it."""
-    frame = pd.read_csv(repo / BATCH_FILE, dtype=str, keep_default_na=False)
-    return frame.assign(label="2", skip="")
-
-
-def answer(repo: Path, frame: pd.DataFrame, *messages: str) -> None:
-    """Write ``frame`` as round 0's answers; `dvc repro` must refuse them with ``messages``, changing nothing,
-    and a good answer afterwards must still go through."""
-    path = repo / BATCH_FILE
-    good = path.read_bytes()
-    frame.to_csv(path, index=False)
-    try:
-        refused(repo, ["dvc", "repro"], *[f"{BATCH_FILE}: {m}" if i == 0 else m for i, m in enumerate(messages)])
-        assert not (repo / "data/rounds/1").exists()
-    finally:
-        path.write_bytes(good)
-
-
-def snapshot(repo: Path) -> dict[str, str]:
-    """md5 of every artifact under data/ and metrics/, the user's inputs in data/raw/ aside."""
-    return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
-            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*"))
-            if p.is_file() and "raw" not in p.relative_to(repo).parts}
-
-
-def set_params(repo: Path, **changes) -> None:
-    """Edit params.yaml; a key with dots ('model.dropout') sets a nested value."""
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = params
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[last] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def refused(repo: Path, command: list[str], *messages: str) -> str:
-    """Run ``command``; it must fail, say every one of ``messages``, and leave every artifact as it was."""
-    before = snapshot(repo)
-    result = run(command, repo, check=False)
-    assert result.returncode != 0, f"{' '.join(command)} should have failed:\n{result.stdout}\n{result.stderr}"
-    for message in messages:
-        assert message in result.stderr, f"{message!r} not in:\n{result.stderr}"
-    after = snapshot(repo)
-    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
-    assert not changed, f"{' '.join(command)} changed artifacts: {changed}"
-    return result.stderr
-
-
-def restore(repo: Path) -> None:
-    """Back to the committed params and round files; the experiment is up to date again."""
-    run(["git", "checkout", "--", "params.yaml", "rounds"], repo)
-    run(["git", "clean", "-fdq", "-e", "dvc.lock", "rounds"], repo)  # the rounds' locks are not committed

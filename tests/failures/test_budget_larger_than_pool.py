@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import refused, restore, set_params
+from refusals import refused, restore, set_params
 from projects import run, stages_run
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import answer, batch
+from refusals import answer, batch
 
 pytestmark = pytest.mark.slow
 

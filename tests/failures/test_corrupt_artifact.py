@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import refused, snapshot
+from refusals import refused, snapshot
 from projects import run
 
 pytestmark = pytest.mark.slow

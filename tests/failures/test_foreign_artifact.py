@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import refused, snapshot
+from refusals import refused, snapshot
 from projects import run
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import answer, batch
+from refusals import answer, batch
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import answer, batch
+from refusals import answer, batch
 
 pytestmark = pytest.mark.slow
 HINT = "ids with no label (label them, or write yes under skip to leave them out): "

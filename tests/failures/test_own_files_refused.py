@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import refused, restore, set_params
+from refusals import refused, restore, set_params
 from projects import run, stages_run
 
 pytestmark = pytest.mark.slow
