@@ -9,15 +9,16 @@ Sections (paper setting: TREC from ../shared/data/trec, |L0| = 500, 50 per round
    with each stage's start-up, artifact I/O, work and peak RSS, and DVC's bookkeeping (bench/pipeline.py).
 3. growth: random with 10, 30 and 100 rounds (40 per round at 100, where 50 would run out of pool): wall,
    `dvc status`, no-op `dvc repro`, dvc.lock. A few epochs only: this measures the pipeline, not training.
+3b. exp_run: the same 30-round random experiment as `dvc repro`, as `dvc exp run` (what `cartal reproduce`
+   queues), and as `dvc exp run` without the executor's per-stage index lookup (bench/exp_run.py).
 4. peer: small-text's loop, random and least confidence on the same features (bench/peer_small_text.py).
 5. encoder: texts/s and peak RSS embedding TREC and BBC News (bench/encoder.py).
 6. pool: selection from a pool of 100,000 and its peak RSS (bench/strategies.py); pool_round: every stage's
    peak RSS on 100,000 texts, embedding included, one CAL round through `dvc repro` (bench/pool_round.py).
 Each section's rows are also kept as JSON in bench/.work/results/. A benchmark, not a test.
 
-Time on the 2-core machine of bench/results.md: floor 8 min, pipeline 29 min, growth with 10 and 30 rounds
-14 min (100 rounds add about an hour of DVC bookkeeping: `--growth 10,30` leaves them out), peer 8 min,
-encoder 3 min, pool 2 min, pool_round 9 min.
+Time on the 2-core machine of bench/results.md: floor 8 min, pipeline 10 min, growth 12 min (100 rounds
+included), exp_run 15 min, peer 8 min, encoder 3 min, pool 2 min, pool_round 9 min.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import floor as floor_bench  # noqa: E402
+import exp_run as exp_run_bench  # noqa: E402
 import pipeline as pipeline_bench  # noqa: E402
 import pool_round as pool_round_bench  # noqa: E402
 import report as bench_report  # noqa: E402
@@ -81,6 +83,7 @@ def main() -> None:
                                                            batch_size=50 if rounds * 50 < 4900 else 40,
                                                            epochs=args.growth_epochs)
                                for rounds in map(int, args.growth.split(","))])
+    section("exp_run", lambda: exp_run_bench.run_exp_run(base, "random", args.rounds))
     section("peer", lambda: peer(base, args.rounds))
     section("encoder", lambda: _json_from([sys.executable, str(ROOT / "bench/encoder.py")], "encoder"))
     section("pool", lambda: pool_selection())
@@ -89,7 +92,7 @@ def main() -> None:
     publish(args.out)
 
 
-SECTIONS = ("floor", "pipeline", "growth", "peer", "encoder", "pool", "pool_round")
+SECTIONS = ("floor", "pipeline", "growth", "exp_run", "peer", "encoder", "pool", "pool_round")
 
 
 def _record_run(name: str, command: str, seconds: float) -> None:
