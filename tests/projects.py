@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -21,6 +22,14 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """md5 of every artifact under data/ and metrics/, the user's inputs in data/raw/ aside: what must not
+    change when a stage refuses its input."""
+    return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
+            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*"))
+            if p.is_file() and "raw" not in p.relative_to(repo).parts}
 
 
 def stages_run(output: str) -> set[str]:

@@ -3,7 +3,6 @@ pipeline stopping until the labels are there, bad labels refused with nothing wr
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,19 +10,11 @@ import pandas as pd
 import pytest
 
 from cartal.io import artifacts as art
-from projects import new_human_project, run, stages_run
+from projects import new_human_project, run, snapshot, stages_run
 
 pytestmark = pytest.mark.slow
 BATCH = 10
 FOLDER = "annotations/round-0"
-
-
-def snapshot(repo: Path) -> dict[str, str]:
-    """md5 of every artifact under data/ and metrics/ (not the inputs in data/raw/): what must not change
-    when a stage refuses its input."""
-    return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
-            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*"))
-            if p.is_file() and "raw" not in p.relative_to(repo).parts}
 
 
 @pytest.fixture(scope="module")

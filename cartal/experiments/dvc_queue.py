@@ -42,10 +42,10 @@ def _run(args: list[str], repo: Path, check: bool = True, env: dict | None = Non
     command that leaves processes behind which inherit its output (a pipe would wait for them to exit)."""
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
     if to_file:
-        with tempfile.TemporaryFile(mode="w+") as log:
-            returncode = subprocess.run(args, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-            log.seek(0)
-            result = subprocess.CompletedProcess(args, returncode, log.read(), "")
+        with tempfile.TemporaryFile(mode="w+") as output:
+            returncode = subprocess.run(args, cwd=repo, env=env, stdout=output, stderr=subprocess.STDOUT).returncode
+            output.seek(0)
+            result = subprocess.CompletedProcess(args, returncode, output.read(), "")
     else:
         result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:

@@ -3,13 +3,12 @@ artifact as it was; and the edits that break a project and put it back."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from projects import run
+from projects import run, snapshot
 
 BATCH = 6  # the waiting human round's batch size (conftest.waiting)
 BATCH_FILE = "annotations/round-0/batch.csv"
@@ -22,8 +21,8 @@ def batch(repo: Path) -> pd.DataFrame:
 
 
 def answer(repo: Path, frame: pd.DataFrame, *messages: str) -> None:
-    """Write ``frame`` as round 0's answers; `dvc repro` must refuse them with ``messages``, changing nothing,
-    and a good answer afterwards must still go through."""
+    """Write ``frame`` as round 0's answers; `dvc repro` must refuse them with ``messages``, changing nothing
+    (round 1 never starts). The batch file is put back as it was, still waiting for labels."""
     path = repo / BATCH_FILE
     good = path.read_bytes()
     frame.to_csv(path, index=False)
@@ -32,13 +31,6 @@ def answer(repo: Path, frame: pd.DataFrame, *messages: str) -> None:
         assert not (repo / "data/rounds/1").exists()
     finally:
         path.write_bytes(good)
-
-
-def snapshot(repo: Path) -> dict[str, str]:
-    """md5 of every artifact under data/ and metrics/, the user's inputs in data/raw/ aside."""
-    return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest()
-            for folder in ("data", "metrics") for p in sorted((repo / folder).rglob("*"))
-            if p.is_file() and "raw" not in p.relative_to(repo).parts}
 
 
 def set_params(repo: Path, **changes) -> None:
