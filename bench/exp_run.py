@@ -9,8 +9,10 @@ stage's files in git, and to tell which dependencies DVC tracks it asks
 dvc.yaml and dvc.lock in the project once per stage. This measures, on copies
 of the same project (features cached, as bench/pipeline.py): `dvc repro`;
 `dvc exp run` in the workspace; and `dvc exp run` with that one lookup
-replaced by a list of the stage's files that needs no index (an experiment:
-what a change in DVC would give; the stage files it stages are the same).
+replaced by a list that needs no index: the stage's dvc.yaml and dvc.lock, its
+outputs, and of its dependencies the Python files (in this project the only
+dependencies that are not DVC outputs are the stage modules in stages/). An
+experiment on DVC's internals: what a change in DVC would give.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from pipeline import _run, _set, make_base  # noqa: E402  (bench/pipeline.py, be
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
-# dvc exp run, with the executor's per-stage index lookup (`isdvc` of each dependency) answered from the
-# stage's own outputs instead: what the executor would stage if DVC kept the index between stages
+# dvc exp run, with the executor's per-stage index lookup (`isdvc` of each dependency) replaced by the
+# stage's .py dependencies: the files the executor would stage anyway, found without rebuilding the index
 PATCHED = """
 import sys
 import dvc.stage.utils as utils

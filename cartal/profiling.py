@@ -56,8 +56,8 @@ def stage_profile(stage: str):
         client_started = os.environ.get("CARTAL_STARTED_AT")  # set by cartal.warm in the worker's children
         created = float(client_started) if client_started else process_created()
         io = io_seconds() - io_before
-        record = {"stage": stage, "ok": ok, "warm": bool(client_started), "clock": "uptime", "created": created, "began": began, "ended": ended,
-                  "startup_s": round(began - created, 4), "io_s": round(io, 4),
+        record = {"stage": stage, "ok": ok, "warm": bool(client_started), "clock": "uptime", "created": created,
+                  "began": began, "ended": ended, "startup_s": round(began - created, 4), "io_s": round(io, 4),
                   "work_s": round(ended - began - io, 4),
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
         with open(path, "a", encoding="utf-8") as out:  # one short line per write: appends do not interleave
