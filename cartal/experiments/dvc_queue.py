@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -140,7 +141,8 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
     of CPU on a 2-core machine, taken from the experiments: hence a poll every ``poll_seconds`` only.
     """
     start = ["dvc", "queue", "start", "-j", str(jobs)]
-    _run(start, repo, env=worker_threads(jobs), to_file=True)
+    env = {**worker_threads(jobs), **executor_path(repo)}
+    _run(start, repo, env=env, to_file=True)
     short_since = None
     try:
         while True:
@@ -160,11 +162,27 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
             elif time.monotonic() - short_since >= restart_after_s:
                 log.warning("%d of %d queue workers left with %d experiments waiting; starting the missing ones",
                             workers, jobs, waiting)
-                _run(start, repo, env=worker_threads(jobs), to_file=True)  # starts only the missing ones
+                _run(start, repo, env=env, to_file=True)  # starts only the missing ones
                 short_since = None
             time.sleep(poll_seconds)
     finally:
         _run(["dvc", "queue", "stop"], repo, check=False)
+
+
+def executor_path(repo: Path) -> dict[str, str]:
+    """A PATH for the queue workers on which `dvc` is DVC with ``dvc_executor``'s faster stage-file lookup.
+
+    A worker runs each experiment as the command `dvc exp exec-run`, found on its PATH; so a `dvc` that
+    installs the replacement first (in .dvc/tmp, which git ignores) is put in front of it.
+    """
+    folder = repo / ".dvc" / "tmp" / "cartal-executor"
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "dvc"
+    text = f'#!/bin/sh\nexec "{sys.executable}" -m cartal.experiments.dvc_executor "$@"\n'
+    if not script.is_file() or script.read_text() != text:
+        script.write_text(text)
+        script.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def worker_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
