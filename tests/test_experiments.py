@@ -199,7 +199,9 @@ def test_significance_table_compares_each_pair_once(long, monkeypatch):
         return {"test": "fake", "statistic": 0.1, "reverse": 0.9, "verdict": "better", "mean_difference": 0.0}
 
     monkeypatch.setattr(results, "compare", fake_compare)
-    table = results.significance_table(long, samples=321)
+    progress = []
+    table = results.significance_table(long, samples=321, on_progress=lambda done, total: progress.append((done, total)))
+    assert progress == [(done, 6) for done in range(7)]  # before each test, and once when all are done
     assert list(table.columns) == ["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
                                    "verdict", "mean_difference"]
     pairs = sorted((frozenset((s, a)), m) for s, a, m in zip(table["strategy"], table["against"], table["metric"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,17 @@ def output_dir(root: Path, name: str) -> Path:
 
 
 def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
-                       significance_samples: int = 1000, name: str | None = None) -> Path:
-    """Everything the paper reports, under metrics/reproduce/<name or dataset>/; returns that folder."""
+                       significance_samples: int = 1000, name: str | None = None,
+                       on_progress: Callable[[int, int], None] | None = None) -> Path:
+    """Everything the paper reports, under metrics/reproduce/<name or dataset>/; returns that folder.
+    ``on_progress`` follows the significance tests, the one slow part."""
     name = name or grid.dataset
     out = output_dir(root, name)
     long = results.long_curves(runs)
     means = results.mean_curves(long)
     at = results.budgets(grid.labeled_sizes)
     table = results.strategy_table(long, at)
-    significance = results.significance_table(long, samples=significance_samples)
+    significance = results.significance_table(long, samples=significance_samples, on_progress=on_progress)
     batches = results.batch_summary(runs)
     overlap = results.overlap(runs)
 

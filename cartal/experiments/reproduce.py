@@ -46,10 +46,15 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
                                f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
                                "`cartal reproduce` again to run only these.")
     done = dvc_queue.finished(root)
-    runs = [dvc_queue.read_run(root, e, done[e.name], grid.rounds) for e in experiments]
+    reading = _progress_bar(len(experiments), progress, "reading experiments")
+    runs = []
+    for experiment in experiments:
+        runs.append(dvc_queue.read_run(root, experiment, done[experiment.name], grid.rounds))
+        if reading:
+            reading(len(runs), len(experiments))
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
     return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
-                              name=name)
+                              name=name, on_progress=_progress_bar(None, progress, "significance tests", "test"))
 
 
 def _earlier_elapsed(root: Path, name: str) -> float | None:
@@ -65,16 +70,20 @@ def _earlier_elapsed(root: Path, name: str) -> float | None:
         return None
 
 
-def _progress_bar(total: int, enabled: bool):
+def _progress_bar(total: int | None, enabled: bool, desc: str = "experiments", unit: str = "exp"):
+    """An ``on_progress(done, total)`` that draws a bar; ``total`` None: the first call tells it."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc="experiments", unit="exp")
+    bar = None
 
-    def update(settled: int, _: int) -> None:
-        bar.update(settled - bar.n)
-        if settled == total:
+    def update(done: int, of: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total or of, desc=desc, unit=unit)
+        bar.update(done - bar.n)
+        if done == bar.total:
             bar.close()
 
     return update

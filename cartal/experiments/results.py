@@ -7,6 +7,7 @@ back from DVC (see ``dvc_queue``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,20 +98,28 @@ def strategy_table(long: pd.DataFrame, at: list[int], reference: str = REFERENCE
 
 
 def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0,
-                       samples: int = 1000) -> pd.DataFrame:
-    """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy."""
+                       samples: int = 1000, on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy.
+    ``on_progress(done, total)`` is called after each test (ASO with 5 seeds takes seconds per test)."""
     per_seed = per_seed_summary(long)
     strategies = sorted(per_seed["strategy"].unique())
-    rows, compared = [], set()
+    pairs, compared = [], set()
     for baseline, strategy, metric in itertools.product(against, strategies, ("aulc", "final_accuracy")):
         if baseline not in strategies or strategy == baseline or (baseline, strategy, metric) in compared:
             continue  # B against A is A against B read the other way
         compared.add((strategy, baseline, metric))
+        pairs.append((baseline, strategy, metric))
+    rows = []
+    for done, (baseline, strategy, metric) in enumerate(pairs, start=1):
+        if on_progress:
+            on_progress(done - 1, len(pairs))
         paired = per_seed.pivot(index="seed", columns="strategy", values=metric)[[strategy, baseline]].dropna()
         if len(paired) < 2:
             continue
         result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed, samples=samples)
         rows.append({"strategy": strategy, "against": baseline, "metric": metric, "seeds": len(paired), **result})
+    if on_progress:
+        on_progress(len(pairs), len(pairs))
     return pd.DataFrame(rows, columns=["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
                                        "verdict", "mean_difference"])
 
