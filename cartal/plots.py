@@ -94,8 +94,9 @@ def plot_map_grid(maps: dict[tuple[str, str], pd.DataFrame], path: str | Path, t
     plt = _pyplot()
     strategies = sorted({strategy for strategy, _ in maps})
     columns = sorted({which for _, which in maps}, key=lambda w: (w != "first", w))
-    fig, axes = plt.subplots(len(strategies), len(columns), figsize=(4 * len(columns), 3.2 * len(strategies)),
-                             dpi=90, squeeze=False, sharex=True, sharey=True)
+    # constrained layout: with a colorbar beside a tall grid, the default one left wide bands empty
+    fig, axes = plt.subplots(len(strategies), len(columns), figsize=(3.6 * len(columns) + 1, 2.6 * len(strategies) + 0.6),
+                             dpi=90, squeeze=False, sharex=True, sharey=True, layout="constrained")
     points = None
     for row, strategy in enumerate(strategies):
         for col, which in enumerate(columns):
@@ -110,7 +111,7 @@ def plot_map_grid(maps: dict[tuple[str, str], pd.DataFrame], path: str | Path, t
             if col == 0:
                 ax.set_ylabel("confidence")
     if points is not None:
-        fig.colorbar(points, ax=axes, label="correctness", shrink=0.6)
+        fig.colorbar(points, ax=axes, label="correctness", shrink=0.5, aspect=30)
     fig.suptitle(title)
     return _save(fig, path)
 
