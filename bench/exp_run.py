@@ -9,10 +9,8 @@ stage's files in git, and to tell which dependencies DVC tracks it asks
 dvc.yaml and dvc.lock in the project once per stage. This measures, on copies
 of the same project (features cached, as bench/pipeline.py): `dvc repro`;
 `dvc exp run` in the workspace; and `dvc exp run` with that one lookup
-replaced by a list that needs no index: the stage's dvc.yaml and dvc.lock, its
-outputs, and of its dependencies the Python files (in this project the only
-dependencies that are not DVC outputs are the stage modules in stages/). An
-experiment on DVC's internals: what a change in DVC would give.
+answered from the pipeline's outputs, read once (cartal/experiments/dvc_executor.py,
+which `cartal reproduce`'s queue workers run).
 """
 
 from __future__ import annotations
@@ -29,27 +27,6 @@ from pipeline import _run, _set, make_base  # noqa: E402  (bench/pipeline.py, be
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
-# dvc exp run, with the executor's per-stage index lookup (`isdvc` of each dependency) replaced by the
-# stage's .py dependencies: the files the executor would stage anyway, found without rebuilding the index
-PATCHED = """
-import sys
-import dvc.stage.utils as utils
-from dvc.dvcfile import ProjectFile
-from dvc.utils import relpath
-
-def stage_files(stage):
-    files = [stage.dvcfile.relpath]
-    if isinstance(stage.dvcfile, ProjectFile):
-        files.append(stage.dvcfile._lockfile.relpath)
-    files += [relpath(dep.fs_path) for dep in stage.deps
-              if not dep.use_scm_ignore and dep.is_in_repo and dep.fs_path.endswith(".py")]
-    files += [relpath(out.fs_path) for out in stage.outs if not out.use_scm_ignore and out.is_in_repo]
-    return files
-
-utils._get_stage_files = stage_files
-from dvc.cli import main
-sys.exit(main(["exp", "run"]))
-"""
 
 
 def measure(base: Path, strategy: str, rounds: int, how: str) -> dict:
@@ -62,7 +39,7 @@ def measure(base: Path, strategy: str, rounds: int, how: str) -> dict:
     _run(["git", "commit", "-qm", "experiment"], project)
     _run(["dvc", "repro", "prepare"], project)  # as bench/pipeline.py: not part of the rounds' work
     command = {"repro": ["dvc", "repro"], "exp-run": ["dvc", "exp", "run"],
-               "exp-run-patched": [sys.executable, "-c", PATCHED]}[how]
+               "exp-run-patched": [sys.executable, "-m", "cartal.experiments.dvc_executor", "exp", "run"]}[how]
     start = time.perf_counter()
     output = _run(command, project)
     wall = time.perf_counter() - start

@@ -9,8 +9,8 @@ Sections (paper setting: TREC from ../shared/data/trec, |L0| = 500, 50 per round
    with each stage's start-up, artifact I/O, work and peak RSS, and DVC's bookkeeping (bench/pipeline.py).
 3. growth: random with 10, 30 and 100 rounds (40 per round at 100, where 50 would run out of pool): wall,
    `dvc status`, no-op `dvc repro`, dvc.lock. A few epochs only: this measures the pipeline, not training.
-3b. exp_run: the same 30-round random experiment as `dvc repro`, as `dvc exp run` (what `cartal reproduce`
-   queues), and as `dvc exp run` without the executor's per-stage index lookup (bench/exp_run.py).
+3b. exp_run: the same 30-round random experiment as `dvc repro`, as `dvc exp run` as DVC ships it, and as
+   `dvc exp run` with cartal's stage-file lookup, which `cartal reproduce`'s queue workers run (bench/exp_run.py).
 4. peer: small-text's loop, random and least confidence on the same features (bench/peer_small_text.py).
 5. encoder: texts/s and peak RSS embedding TREC and BBC News (bench/encoder.py).
 6. pool: selection from a pool of 100,000 and its peak RSS (bench/strategies.py); pool_round: every stage's
