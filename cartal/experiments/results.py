@@ -100,7 +100,8 @@ def strategy_table(long: pd.DataFrame, at: list[int], reference: str = REFERENCE
 def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0,
                        samples: int = 1000, on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy.
-    ``on_progress(done, total)`` is called after each test (ASO with 5 seeds takes seconds per test)."""
+    ``on_progress(done, total)`` is called before each test and once when all are done (ASO with 5 seeds
+    takes seconds a test)."""
     per_seed = per_seed_summary(long)
     strategies = sorted(per_seed["strategy"].unique())
     pairs, compared = [], set()
@@ -110,9 +111,9 @@ def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE
         compared.add((strategy, baseline, metric))
         pairs.append((baseline, strategy, metric))
     rows = []
-    for done, (baseline, strategy, metric) in enumerate(pairs, start=1):
+    for done, (baseline, strategy, metric) in enumerate(pairs):
         if on_progress:
-            on_progress(done - 1, len(pairs))
+            on_progress(done, len(pairs))
         paired = per_seed.pivot(index="seed", columns="strategy", values=metric)[[strategy, baseline]].dropna()
         if len(paired) < 2:
             continue
