@@ -95,8 +95,9 @@ def plot_map_grid(maps: dict[tuple[str, str], pd.DataFrame], path: str | Path, t
     strategies = sorted({strategy for strategy, _ in maps})
     columns = sorted({which for _, which in maps}, key=lambda w: (w != "first", w))
     # constrained layout: with a colorbar beside a tall grid, the default one left wide bands empty
-    fig, axes = plt.subplots(len(strategies), len(columns), figsize=(3.6 * len(columns) + 1, 2.6 * len(strategies) + 0.6),
-                             dpi=90, squeeze=False, sharex=True, sharey=True, layout="constrained")
+    size = (3.6 * len(columns) + 1, 2.6 * len(strategies) + 0.6)
+    fig, axes = plt.subplots(len(strategies), len(columns), figsize=size, dpi=90, squeeze=False, sharex=True,
+                             sharey=True, layout="constrained")
     points = None
     for row, strategy in enumerate(strategies):
         for col, which in enumerate(columns):

@@ -3,6 +3,7 @@ rebuilding the index, and a `dvc` on the workers' PATH that installs it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -59,10 +60,10 @@ def test_install_replaces_dvcs_lookup_unless_turned_off(monkeypatch):
 
 def test_the_workers_dvc_is_dvc_with_the_replacement(project):
     path = executor_path(project)["PATH"]
-    folder = path.split(":")[0]
+    folder = path.split(os.pathsep)[0]
     assert folder.startswith(str(project / ".dvc" / "tmp"))
     version = subprocess.run(["dvc", "version"], cwd=project, env={"PATH": path, "DVC_NO_ANALYTICS": "1"},
                              capture_output=True, text=True)
     assert version.returncode == 0 and "DVC version" in version.stdout
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout
-    assert ".dvc/" not in status  # the script is not part of any experiment's commit
+    # the script is not part of any experiment's commit
+    assert ".dvc/" not in run(["git", "status", "--porcelain"], project).stdout
