@@ -21,6 +21,7 @@ from cartal.errors import ParamsError
 
 DATASETS = ("bbc", "trec", "agnews", "files", "hub")
 ORACLES = ("gold", "human")
+ENCODER_KINDS = ("transformer", "static")
 GOLD_LABELS = "data/prepared/train.parquet"  # where merge-labels finds the labels of a gold (simulated) round
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
@@ -65,12 +66,16 @@ class DataParams:
 
 @dataclass(frozen=True)
 class EncoderParams:
-    """The frozen sentence encoder whose mean-pooled output is the model's input."""
+    """The frozen encoder whose output is the model's input: a transformer, or static word vectors pooled."""
 
+    kind: str = "transformer"  # transformer (mean-pooled sentence encoder) | static (word vectors, the paper)
     name: str = "sentence-transformers/all-MiniLM-L6-v2"
     max_length: int = 256
     batch_size: int = 32
     device: str = "cpu"  # a torch device: cpu, cuda, cuda:1 (GPU features differ from CPU ones in the last digits)
+    vectors: str = "spacy"  # static: spacy (en_core_web_md), input-embeddings, a fastText/word2vec file, a spaCy folder
+    max_tokens: int = 42  # static: the first N tokens of a text (the paper: 42 on TREC, 200 on AG News)
+    pooling: str = "sum"  # static: sum (the paper) | mean
 
 
 @dataclass(frozen=True)
@@ -242,8 +247,12 @@ def _validate(p: Params, source: str) -> None:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):
         fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
-    if p.encoder.max_length < 1 or p.encoder.batch_size < 1:
-        fail("encoder", "max_length and batch_size must be at least 1")
+    if p.encoder.max_length < 1 or p.encoder.batch_size < 1 or p.encoder.max_tokens < 1:
+        fail("encoder", "max_length, batch_size and max_tokens must be at least 1")
+    if p.encoder.kind not in ENCODER_KINDS:
+        fail("encoder.kind", f"is {p.encoder.kind!r}; use transformer (a sentence encoder) or static (word vectors)")
+    if p.encoder.pooling not in ("sum", "mean"):
+        fail("encoder.pooling", f"is {p.encoder.pooling!r}; use sum (the paper) or mean")
 
 
 def set_rounds(path: str | Path, rounds: int) -> Params:

