@@ -22,6 +22,7 @@ from cartal.errors import ParamsError
 DATASETS = ("bbc", "trec", "agnews", "files", "hub")
 ORACLES = ("gold", "human")
 ENCODER_KINDS = ("transformer", "static")
+PROBE_FEATURES = ("last", "first-epoch")
 GOLD_LABELS = "data/prepared/train.parquet"  # where merge-labels finds the labels of a gold (simulated) round
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
@@ -54,6 +55,7 @@ class DataParams:
     agnews_dir: str | None = None  # the same for AG News (Class Index, Title, Description)
     test_size: float = 0.2  # share of BBC News held out as the test set (BBC has no test split)
     split_seed: int = 0  # fixes the BBC test split and subsamples, independent of the experiment seed
+    shared_seed_set: bool = False  # true: L0 drawn with split_seed, one seed set for every experiment seed (reference)
     max_train: int | None = None  # stratified subsample of the train split (smoke runs, tests)
     max_test: int | None = None  # stratified subsample of the test split
     files: FilesParams = field(default_factory=FilesParams)
@@ -89,6 +91,9 @@ class ModelParams:
     hidden_dim: int | None = None  # None = the feature dimension d, as in the paper
     weight_decay: float = 0.01
     warm_start: bool = False  # start round k from round k-1's weights (the reference code's quirk)
+    warm_start_optimizer: bool = False  # with warm_start: keep AdamW's moments and step counts too (the reference)
+    shuffle: bool = True  # false: every epoch visits L in its stored order (the reference code never shuffles)
+    eval_dropout: bool = False  # true: dropout stays on when the model scores the test set, L and U (the reference)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ class CartographyParams:
     probe_relu: bool = False  # the reference code puts a ReLU on the probe's output
     fallback: str = "random"  # strategy used when L holds only one binary class
     dynamics: str = "training"  # training forward passes (the paper) | evaluation: a pass over L after each epoch
+    probe_features: str = "last"  # the probe learns L's hidden layer of the trained model (last) | of the first
+    # epoch's training forward passes (first-epoch: the reference code since its 2022 update)
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,12 @@ def _validate(p: Params, source: str) -> None:
         fail("map.ambiguous_quantile", f"must be in [0, 1], got {p.map.ambiguous_quantile}")
     if p.cal.dynamics not in ("training", "evaluation"):
         fail("cal.dynamics", f"is {p.cal.dynamics!r}; use training (the paper) or evaluation")
+    if p.cal.probe_features not in PROBE_FEATURES:
+        fail("cal.probe_features", f"is {p.cal.probe_features!r}; use last (the trained model) or first-epoch "
+                                   "(the reference code)")
+    if p.model.warm_start_optimizer and not p.model.warm_start:
+        fail("model.warm_start_optimizer", "is true but model.warm_start is false; the optimiser state carries "
+                                           "over only with the weights: set model.warm_start: true as well")
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):

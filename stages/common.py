@@ -8,6 +8,7 @@ import pandas as pd
 from cartal.data.validate import check_labels
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
+from cartal.seeding import rng
 from stages import layout
 
 
@@ -24,6 +25,11 @@ def labeled_set(k: int, labels: tuple[str, ...]) -> pd.DataFrame:
 
 def pool_ids(k: int) -> np.ndarray:
     return art.ids(art.read_table(layout.in_round(k, "pool.parquet"), art.POOL))
+
+
+def eval_dropout(params, k: int, purpose: str) -> np.random.Generator | None:
+    """The dropout masks' generator when the model scores with dropout on (model.eval_dropout), else None."""
+    return rng(params.seed, k, "eval-dropout", purpose) if params.model.eval_dropout else None
 
 
 def targets(labels_of_rows: pd.Series, labels: tuple[str, ...]) -> np.ndarray:

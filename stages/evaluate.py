@@ -17,7 +17,7 @@ def run(params: Params, k: int) -> None:
     labels = common.label_set()
     model, _ = load_frozen(layout.in_round(k, "model.safetensors"))
     test = art.read_table(layout.prepared("test"), art.PREPARED, columns=["id", "label"]).to_pandas()
-    probs = model.predict_proba(common.Features("test").rows(test["id"]))
+    probs = model.predict_proba(common.Features("test").rows(test["id"]), common.eval_dropout(params, k, "test"))
     scores = classification_metrics(common.targets(test["label"], labels), probs, len(labels))
     labeled = len(common.labeled_set(k, labels))
     art.write_json({"round": k, "labeled": labeled, **scores}, layout.round_metrics(k))

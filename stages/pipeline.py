@@ -39,14 +39,16 @@ _TRAIN = """\
       - stages/train_seed.py
       - data/prepared/labels.json
       - data/features/train.parquet
-      - data/rounds/{k}/labeled.parquet
+      - data/rounds/{k}/labeled.parquet{previous}
     params:
       - seed
       - model
       - cal.dynamics
+      - cal.probe_features
     outs:
       - data/rounds/{k}/model.safetensors
       - data/rounds/{k}/training.parquet
+      - data/rounds/{k}/first_epoch.parquet  # L's hidden layer in epoch 1, for cal.probe_features: first-epoch
 
   record-dynamics:  # tidy dynamics of L_{k}; hidden layer and probabilities of L_{k} and U_{k}
     wdir: ../..
@@ -58,6 +60,9 @@ _TRAIN = """\
       - data/rounds/{k}/training.parquet
       - data/rounds/{k}/labeled.parquet
       - data/rounds/{k}/pool.parquet
+    params:
+      - seed
+      - model.eval_dropout
     outs:
       - data/rounds/{k}/dynamics.parquet
       - data/rounds/{k}/outputs.parquet
@@ -90,6 +95,7 @@ _QUERY = """
       - data/rounds/{k}/outputs.parquet
       - data/rounds/{k}/map.parquet
       - data/rounds/{k}/model.safetensors  # MC dropout runs the model
+      - data/rounds/{k}/first_epoch.parquet
       - data/features/train.parquet
       - data/prepared/train.parquet  # the texts of a batch a person labels
     params:
@@ -132,6 +138,9 @@ _EVALUATE = """
       - data/features/test.parquet
       - data/rounds/{k}/labeled.parquet
       - data/rounds/{k}/model.safetensors
+    params:
+      - seed
+      - model.eval_dropout
     metrics:
       - metrics/rounds/{k}.json:
           cache: false
@@ -150,7 +159,8 @@ def round_pipelines(rounds: int, oracle: str) -> dict[Path, str]:
         query = queries.get(k)
         text = _HEADER.format(k=k, query=f"it also selects a batch from U_{k} and merges its labels into L_{k + 1}"
                               if query else "as the last round, it selects nothing")
-        text += _TRAIN.format(k=k)
+        previous = (f"\n      - data/rounds/{k - 1}/model.safetensors  # read only with model.warm_start" if k else "")
+        text += _TRAIN.format(k=k, previous=previous)
         if query:
             note = ("the labels you give (annotations/round-k/)" if oracle == "human" else
                     "gold: the prepared train split's labels")

@@ -36,7 +36,9 @@ def run(params: Params) -> None:
         check_budget(len(dataset.train), len(seed_ids), params.batch_size, params.rounds)
     else:
         check_budget(len(dataset.train), params.seed_size, params.batch_size, params.rounds)
-        seed_ids = draw_seed_set(train_ids, params.seed_size, params.seed)
+        # the reference code splits with a fixed random state: one seed set whatever the experiment seed
+        seed_ids = draw_seed_set(train_ids, params.seed_size,
+                                 params.data.split_seed if params.data.shared_seed_set else params.seed)
     seed_rows = dataset.train.set_index("id").loc[seed_ids]
     pool = np.setdiff1d(train_ids.astype(str), seed_ids.astype(str))
 

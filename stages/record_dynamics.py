@@ -30,7 +30,7 @@ def run(params: Params, k: int) -> None:
     pool = common.pool_ids(k)
     features = common.Features("train")
     everyone = np.concatenate([ids, pool])
-    hidden, class_probs = model.hidden_and_proba(features.rows(everyone))
+    hidden, class_probs = model.hidden_and_proba(features.rows(everyone), common.eval_dropout(params, k, "outputs"))
     outputs = art.table_from_columns(art.OUTPUTS, {
         "id": everyone.tolist(), "labeled": [True] * len(ids) + [False] * len(pool),
         "hidden": hidden, "probs": class_probs,

@@ -29,6 +29,8 @@ def run(params: Params, k: int) -> None:
         inputs["data_map"] = _aligned_map(k, labeled["id"])
     if "mc" in strategy.needs:
         inputs["pool_mc_probs"] = _mc_dropout(params, k, pool)
+    if "first_epoch" in strategy.needs:
+        inputs["labeled_first_epoch_hidden"] = _first_epoch_hidden(k, labeled["id"])
     state = PoolState(round=k, seed=params.seed, pool_ids=pool, labeled_ids=labeled["id"].to_numpy(dtype=object),
                       labeled_targets=common.targets(labeled["label"], labels), **inputs)
     selection = strategy.select(state, params.batch_size)
@@ -84,6 +86,17 @@ def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
         raise ArtifactError(f"{path}: the data map lacks {len(missing)} labeled ids; "
                             "rerun `dvc repro` (the stage 'build-map' writes it)")
     return frame.loc[labeled_ids].reset_index()
+
+
+def _first_epoch_hidden(k: int, labeled_ids: pd.Series) -> np.ndarray:
+    path = layout.in_round(k, "first_epoch.parquet")
+    table = art.read_table(path, art.FIRST_EPOCH)
+    rows = pd.Index(art.ids(table)).get_indexer(pd.Index(labeled_ids))
+    if (rows < 0).any():
+        raise ArtifactError(f"{path}: L's first-epoch hidden layer lacks {(rows < 0).sum()} labeled ids (was "
+                            "train-seed run with cal.probe_features: last?); rerun `dvc repro` (the stage "
+                            "'train-seed' writes it)")
+    return art.vectors(table, "hidden")[rows]
 
 
 def _mc_dropout(params: Params, k: int, pool: np.ndarray) -> np.ndarray:

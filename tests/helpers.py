@@ -30,6 +30,7 @@ def pool_state(n_labeled: int = 30, n_pool: int = 40, classes: int = 3, dim: int
         pool_probs=probs.astype(np.float32),
         pool_hidden=generator.normal(size=(n_pool, dim)).astype(np.float32),
         labeled_hidden=generator.normal(size=(n_labeled, dim)).astype(np.float32),
+        labeled_first_epoch_hidden=generator.normal(size=(n_labeled, dim)).astype(np.float32),
         data_map=data_map,
         labeled_probs=softmax(generator.normal(size=(n_labeled, classes))).astype(np.float32),
         pool_mc_probs=mc_probs.astype(np.float32),

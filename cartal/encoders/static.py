@@ -79,7 +79,7 @@ def pool(texts: list[str], vectors: WordVectors, max_tokens: int, pooling: str =
 def load(source: str, transformer: str | None = None) -> WordVectors:
     """The word vectors named by ``encoder.vectors``: spacy, input-embeddings, a model folder or a file."""
     if source == SPACY:
-        return _spacy_vectors(_default_spacy_model())
+        return _spacy_vectors(_default_spacy_model(), name="spacy (en_core_web_md)")
     if source == INPUT_EMBEDDINGS:
         if not transformer:
             raise DataError("encoder.vectors is input-embeddings but encoder.name is empty; set encoder.name")
@@ -124,7 +124,7 @@ def _lookup(matrix: np.ndarray, find: Callable[[list[str]], np.ndarray]) -> Call
     return vectors
 
 
-def _spacy_vectors(folder: Path) -> WordVectors:
+def _spacy_vectors(folder: Path, name: str | None = None) -> WordVectors:
     import spacy
 
     try:
@@ -145,7 +145,7 @@ def _spacy_vectors(folder: Path) -> WordVectors:
         return np.asarray(vectors.find(keys=tokens), dtype=np.int64) if tokens else np.empty(0, dtype=np.int64)
 
     matrix = np.asarray(vectors.data, dtype=np.float32)
-    return WordVectors(str(folder), matrix.shape[1], _lookup(matrix, find), _english_tokenizer())
+    return WordVectors(name or str(folder), matrix.shape[1], _lookup(matrix, find), _english_tokenizer())
 
 
 def _gensim_vectors(path: Path) -> WordVectors:

@@ -57,6 +57,9 @@ POOL = Kind("unlabeled pool", "prepare or merge-labels", (("id", pa.string()),))
 SKIPPED = Kind("skipped ids", "merge-labels", (("id", pa.string()), ("round", pa.int32())))
 FEATURES = Kind("features", "embed", (("id", pa.string()), ("vector", VECTOR)))
 TRAINING = Kind("training log", "train-seed", (("epoch", pa.int32()), ("id", pa.string()), ("probs", VECTOR)))
+# the hidden layer of L in the first epoch's training forward passes: CAL's probe learns it with
+# cal.probe_features: first-epoch (no rows otherwise)
+FIRST_EPOCH = Kind("first-epoch hidden layer", "train-seed", (("id", pa.string()), ("hidden", VECTOR)))
 DYNAMICS = Kind(
     "training dynamics", "record-dynamics",
     (("id", pa.string()), ("epoch", pa.int32()), ("gold_prob", pa.float32()), ("correct", pa.bool_())),

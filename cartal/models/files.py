@@ -20,8 +20,12 @@ from cartal.profiling import counts_as_io
 FIX = "run `dvc repro` (the stage 'train-seed' writes it)"
 
 
+OPTIMISER = "optimiser."  # the prefix of the optimiser state's tensors, saved beside the weights for a warm start
+
+
 @counts_as_io
-def save_classifier(model, labels: tuple[str, ...], path: str | Path) -> Path:
+def save_classifier(model, labels: tuple[str, ...], path: str | Path, optimiser=None) -> Path:
+    """The weights, and with ``optimiser`` (a cartal AdamW) its moments and step counts under ``OPTIMISER``."""
     from safetensors.torch import save_file
 
     # one key: safetensors writes the metadata map in a random order, so several keys would make the same
@@ -29,6 +33,8 @@ def save_classifier(model, labels: tuple[str, ...], path: str | Path) -> Path:
     metadata = {"cartal": json.dumps({"format": "cartal-mlp-1", "config": model.config, "labels": list(labels)},
                                      sort_keys=True)}
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    if optimiser is not None:
+        state.update({OPTIMISER + k: v.contiguous() for k, v in optimiser.state_tensors().items()})
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     return Path(path)
@@ -43,10 +49,24 @@ def load_classifier(path: str | Path):
     config, labels, tensors = _read(path)
     try:
         model = MLPClassifier(**config)
-        model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()})
+        model.load_state_dict({name: torch.from_numpy(array) for name, array in tensors.items()
+                               if not name.startswith(OPTIMISER)})
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
     return model.eval(), labels
+
+
+def load_optimiser_state(path: str | Path) -> dict:
+    """The optimiser state saved with the weights, as torch tensors; an error that says how to get one if none is."""
+    import torch
+
+    _, _, tensors = _read(path)
+    state = {name[len(OPTIMISER):]: torch.from_numpy(array) for name, array in tensors.items()
+             if name.startswith(OPTIMISER)}
+    if not state:
+        raise ArtifactError(f"{path}: holds no optimiser state to warm start from (it was trained with "
+                            "model.warm_start_optimizer off); rerun `dvc repro`, which retrains that round with it")
+    return state
 
 
 def load_frozen(path: str | Path) -> tuple[FrozenMLP, tuple[str, ...]]:

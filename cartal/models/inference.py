@@ -1,4 +1,4 @@
-"""Inference with a trained MLPClassifier in numpy, dropout off: what evaluate and record-dynamics need.
+"""Inference with a trained MLPClassifier in numpy, dropout off (or on, seeded): what evaluate and record-dynamics need.
 
 The same arithmetic as ``MLPClassifier`` in eval mode (tests/test_models.py
 checks the two agree), without importing torch.
@@ -19,10 +19,17 @@ class FrozenMLP:
         if self.head[0].shape[1] != config["n_classes"]:
             raise ValueError(f"the output layer has {self.head[0].shape[1]} classes, the config {config['n_classes']}")
 
-    def hidden(self, features: np.ndarray) -> np.ndarray:
+    def hidden(self, features: np.ndarray, dropout: np.random.Generator | None = None) -> np.ndarray:
+        """h, dropout off; with a ``dropout`` generator, dropout on as in training (the reference code's evaluation).
+
+        Inverted dropout as torch's: each unit kept with probability 1 - p and scaled by 1 / (1 - p).
+        """
         h = np.asarray(features, dtype=np.float32)
+        p = float(self.config.get("dropout", 0.0))
         for weight, bias in self.hidden_layers:
             h = np.maximum(h @ weight + bias, 0.0)
+            if dropout is not None and p > 0:
+                h = h * (dropout.random(h.shape, dtype=np.float32) >= p) / np.float32(1 - p)
         return h
 
     def proba_from_hidden(self, hidden: np.ndarray) -> np.ndarray:
@@ -31,9 +38,10 @@ class FrozenMLP:
         np.exp(logits, out=logits)
         return logits / logits.sum(axis=1, keepdims=True)
 
-    def hidden_and_proba(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hidden = self.hidden(features)
+    def hidden_and_proba(self, features: np.ndarray,
+                         dropout: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        hidden = self.hidden(features, dropout)
         return hidden, self.proba_from_hidden(hidden)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        return self.proba_from_hidden(self.hidden(features))
+    def predict_proba(self, features: np.ndarray, dropout: np.random.Generator | None = None) -> np.ndarray:
+        return self.proba_from_hidden(self.hidden(features, dropout))

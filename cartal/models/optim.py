@@ -28,6 +28,24 @@ class AdamW:
         self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The moments and step counts by parameter position, for a warm start in a later process."""
+        state = {}
+        for i, (avg, sq, step) in enumerate(zip(self.exp_avgs, self.exp_avg_sqs, self.steps)):
+            state.update({f"{i}.exp_avg": avg, f"{i}.exp_avg_sq": sq, f"{i}.step": step})
+        return state
+
+    def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Continue from what ``state_tensors`` returned for an optimiser over parameters of the same shapes."""
+        for i, p in enumerate(self.params):
+            for name, slots in (("exp_avg", self.exp_avgs), ("exp_avg_sq", self.exp_avg_sqs), ("step", self.steps)):
+                value = state.get(f"{i}.{name}")
+                expected = p.shape if name != "step" else torch.Size([])
+                if value is None or value.shape != expected:
+                    raise ValueError(f"optimiser state for parameter {i} ({name}) is missing or shaped "
+                                     f"{None if value is None else tuple(value.shape)}, expected {tuple(expected)}")
+                slots[i] = value.to(dtype=slots[i].dtype, device=p.device).clone()
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
             if set_to_none:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -16,11 +17,17 @@ from cartal.seeding import derive_seed
 def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs: int, batch_size: int,
         lr: float, seed: int, weight_decay: float = 0.01, record: bool = False, record_from: str = "training",
         class_weights: np.ndarray | None = None, progress: bool = False, desc: str = "training",
-        threads: int | None = 1) -> np.ndarray | None:
-    """Train ``module`` with AdamW and cross-entropy on shuffled mini-batches.
+        threads: int | None = 1, shuffle: bool = True, optimiser: AdamW | None = None,
+        on_hidden: Callable[[int, np.ndarray, torch.Tensor], None] | None = None) -> np.ndarray | None:
+    """Train ``module`` with AdamW and cross-entropy on mini-batches, shuffled every epoch unless ``shuffle`` is off.
 
     The order of every epoch and every dropout mask come from generators seeded
-    by ``seed``. With ``record``, return the (epochs, n, classes) softmax
+    by ``seed``; without ``shuffle`` every epoch visits the instances in the
+    order of ``features`` (the reference code's behaviour). ``optimiser``: an
+    AdamW over ``module``'s parameters to continue with (its moments and step
+    counts, a warm start); None = a new one. ``on_hidden(epoch, index, h)`` is
+    called with each training batch's hidden representation (a module with
+    ``hidden`` and ``head``, such as MLPClassifier; epochs count from 0). With ``record``, return the (epochs, n, classes) softmax
     probabilities of each instance in each epoch: the training dynamics of
     Swayamdipta et al. (2020), read off the training forward pass (dropout on,
     weights changing within the epoch; ``record_from="training"``, as the
@@ -39,7 +46,7 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     y = torch.tensor(targets, dtype=torch.long)
     n = len(x)
     order = torch.Generator().manual_seed(derive_seed(seed, "order"))
-    optimiser = AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    optimiser = optimiser or AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     dynamics = None
@@ -47,10 +54,15 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     with _torch_threads(threads), torch.random.fork_rng():
         torch.manual_seed(derive_seed(seed, "dropout"))
         for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
-            permutation = torch.randperm(n, generator=order)
+            permutation = torch.randperm(n, generator=order) if shuffle else torch.arange(n)
             for start in range(0, n, batch_size):
                 index = permutation[start:start + batch_size]
-                logits = module(x[index])
+                if on_hidden is None:
+                    logits = module(x[index])
+                else:  # the same arithmetic as forward, with h kept
+                    hidden = module.hidden(x[index])
+                    on_hidden(epoch, index.numpy(), hidden.detach())
+                    logits = module.head(hidden)
                 loss = loss_fn(logits, y[index])
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()

@@ -21,7 +21,8 @@ class PoolState:
     ``needs`` names them: ``probs`` (the main model's class probabilities),
     ``hidden`` (its hidden representations h), ``map`` (L's data map),
     ``mc`` (``pool_mc_probs``: class probabilities of T passes with dropout on,
-    shaped (T, pool, classes)).
+    shaped (T, pool, classes)), ``first_epoch`` (``labeled_first_epoch_hidden``:
+    L's hidden layer in the first epoch's training forward passes).
     """
 
     round: int
@@ -35,13 +36,15 @@ class PoolState:
     data_map: pd.DataFrame | None = None
     labeled_probs: np.ndarray | None = None
     pool_mc_probs: np.ndarray | None = None
+    labeled_first_epoch_hidden: np.ndarray | None = None
 
     def __post_init__(self):
         m, n = len(self.pool_ids), len(self.labeled_ids)
         if self.pool_mc_probs is not None and self.pool_mc_probs.shape[1] != m:
             raise ValueError(f"PoolState.pool_mc_probs covers {self.pool_mc_probs.shape[1]} instances, expected {m}")
         for name, expected in (("pool_probs", m), ("pool_hidden", m), ("labeled_hidden", n),
-                               ("labeled_targets", n), ("data_map", n), ("labeled_probs", n)):
+                               ("labeled_targets", n), ("data_map", n), ("labeled_probs", n),
+                               ("labeled_first_epoch_hidden", n)):
             value = getattr(self, name)
             if value is not None and len(value) != expected:
                 raise ValueError(f"PoolState.{name} has {len(value)} rows, expected {expected}")

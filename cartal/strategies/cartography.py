@@ -6,7 +6,10 @@ also call "CAL". Here CAL:
 1. bins each labeled instance's correctness to the nearest 0.2;
 2. labels it 0 ("hard-to-learn") when the binned correctness is <= tau, else 1;
 3. trains a linear probe on the main model's hidden representations of L with
-   those targets (AdamW, the main model's epochs and batch size);
+   those targets (AdamW, the main model's epochs and batch size); by default
+   those of the trained model, with ``probe_features="first-epoch"`` those of
+   the first epoch's training forward passes, as the reference code does
+   since its 2022 update;
 4. scores each pool instance by 1 - the probe's maximum class probability and
    picks the highest scores: the instances on the boundary between
    hard-to-learn and the rest.
@@ -36,16 +39,23 @@ class Cartography(QueryStrategy):
     needs = frozenset({"hidden", "map"})
 
     def __init__(self, tau: float = 0.2, probe_lr: float = 5e-5, probe_relu: bool = False,
-                 epochs: int = 30, batch_size: int = 16, weight_decay: float = 0.01, fallback: str = "random"):
+                 epochs: int = 30, batch_size: int = 16, weight_decay: float = 0.01, fallback: str = "random",
+                 probe_features: str = "last"):
         self.tau, self.probe_lr, self.probe_relu = tau, probe_lr, probe_relu
         self.epochs, self.batch_size, self.weight_decay = epochs, batch_size, weight_decay
         self.fallback = fallback
+        if probe_features not in ("last", "first-epoch"):
+            raise ValueError(f"probe_features must be last or first-epoch, got {probe_features!r}")
+        self.probe_features = probe_features
+        if probe_features == "first-epoch":  # the probe learns L's hidden layer of the first epoch's training passes
+            self.needs = type(self).needs | {"first_epoch"}
 
     @classmethod
     def from_params(cls, params: Params) -> "Cartography":
         return cls(tau=params.cal.tau, probe_lr=params.cal.probe_lr, probe_relu=params.cal.probe_relu,
                    epochs=params.model.epochs, batch_size=params.model.batch_size,
-                   weight_decay=params.model.weight_decay, fallback=params.cal.fallback)
+                   weight_decay=params.model.weight_decay, fallback=params.cal.fallback,
+                   probe_features=params.cal.probe_features)
 
     def targets(self, correctness: np.ndarray) -> np.ndarray:
         """0 = hard-to-learn (binned correctness <= tau), 1 = the rest."""
@@ -68,8 +78,12 @@ class Cartography(QueryStrategy):
         from cartal.models.training import fit, predict_proba
 
         targets = self.targets(state.data_map["correctness"].to_numpy())
-        probe = seeded(lambda: linear_probe(state.labeled_hidden.shape[1], self.probe_relu),
+        learned = state.labeled_first_epoch_hidden if self.probe_features == "first-epoch" else state.labeled_hidden
+        if learned is None:
+            raise ValueError(f"cartography with probe_features={self.probe_features} needs its hidden layer of L "
+                             "in the PoolState")
+        probe = seeded(lambda: linear_probe(learned.shape[1], self.probe_relu),
                        state.seed, state.round, "cal-probe")
-        fit(probe, state.labeled_hidden, targets, epochs=self.epochs, batch_size=self.batch_size,
+        fit(probe, learned, targets, epochs=self.epochs, batch_size=self.batch_size,
             lr=self.probe_lr, weight_decay=self.weight_decay, seed=derive_seed(state.seed, state.round, "cal-probe"))
         return 1.0 - predict_proba(probe, state.pool_hidden).max(axis=1)
