@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from cartal.errors import CartalError, LabelsPendingError, ProjectError
+from cartal.errors import CartalError, LabelsPendingError, ParamsError, ProjectError
 from cartal.profiling import stage_profile
 
 app = typer.Typer(
@@ -134,8 +134,13 @@ def reproduce(
     batch_size: int = typer.Option(None, min=1, help="Labels per round; default 50."),
     rounds: int = typer.Option(None, min=1, help="Query rounds after round 0; default 30."),
     setting: list[str] = typer.Option(None, "--set", "-S", help="Any other param as key=value, e.g. -S model.epochs=20."),
+    preset: str = typer.Option(None, help="Settings by name, before any -S: 'reference' = the reference code's "
+                                          "behaviour (warm start with the optimiser, no shuffling, dropout at "
+                                          "evaluation, the probe on the first epoch, one shared seed set)."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
     check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
+    findings: Path = typer.Option(None, help="With --check: a YAML file of claims the aggregate must show "
+                                             "(e.g. .ci/findings/trec-static.yaml); exit 1 when one stops holding."),
     significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test "
                                                                 "(ASO: about 7 s per 1000 here; fewer = faster, coarser)."),
     name: str = typer.Option(None, help="Write the aggregate to metrics/reproduce/NAME/ (default: the dataset), "
@@ -148,13 +153,19 @@ def reproduce(
     (results.md shows them all). Experiments that already finished on this commit
     are not run again, so an interrupted reproduction resumes where it stopped.
     """
-    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, Grid
-    from cartal.experiments.outputs import check_reproduction
+    from cartal.experiments.findings import judge, read_findings
+    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, PRESETS, Grid
+    from cartal.experiments.outputs import check_reproduction, output_dir
     from cartal.experiments.reproduce import reproduce as run_grid
     from cartal.strategies import resolve
 
     size, batch, count = PAPER_BUDGET.get(dataset, (100, 50, 30))
-    settings = list(setting or [])
+    if preset is not None and preset not in PRESETS:
+        raise ParamsError(f"--preset {preset!r} is not one of {', '.join(PRESETS)}")
+    if findings is not None and not check:
+        raise ParamsError("--findings is judged by --check; add --check")
+    claims = read_findings(findings) if findings is not None else []  # a bad file fails before hours of work
+    settings = [*PRESETS.get(preset, ()), *(setting or [])]
     if data_dir is not None:
         if dataset not in ("trec", "agnews"):
             raise ProjectError(f"--data-dir is for trec and agnews; {dataset!r} has no such folder")
@@ -171,11 +182,14 @@ def reproduce(
     typer.echo(f"aggregate written to {out}/ (see results.md there)")
     if check:
         problems = check_reproduction(Path.cwd(), grid, name)
+        if claims and not problems:
+            problems = judge(claims, output_dir(Path.cwd(), name or grid.dataset))
         for problem in problems:
             typer.secho(f"check: {problem}", fg=typer.colors.RED, err=True)
         if problems:
             raise typer.Exit(1)
-        typer.echo("check: every experiment finished, every curve has every point, every statistic is in range")
+        typer.echo("check: every experiment finished, every curve has every point, every statistic is in range"
+                   + (f"; the {len(claims)} findings of {findings} hold" if claims else ""))
 
 
 @app.command()

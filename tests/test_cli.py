@@ -93,3 +93,27 @@ def test_rounds_refuses_a_bad_file_and_a_negative_count(tmp_path):
     assert result.exit_code == 1 and "unknown key 'model.lrr'" in result.output and "Traceback" not in result.output
     assert path.read_text() == "rounds: 2\nmodel: {lrr: 1}\n"
     assert runner.invoke(app, ["rounds", "-1", "--params", str(path)]).exit_code == 2  # a usage error
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "paper"], "--preset 'paper' is not one of reference"),
+    (["--findings", "f.yaml"], "--findings is judged by --check; add --check"),
+    (["--check", "--findings", "absent.yaml"], "findings file absent.yaml does not exist"),
+])
+def test_reproduce_refuses_a_bad_preset_or_findings_before_running_anything(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["reproduce", *args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reference_preset_names_every_reference_option_and_they_load_together(tmp_path):
+    from dvc.utils.hydra import apply_overrides
+
+    from cartal.experiments.grid import PRESETS
+
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    apply_overrides(str(tmp_path / "params.yaml"), list(PRESETS["reference"]))
+    params = load_params(tmp_path / "params.yaml")
+    assert params.model.warm_start and params.model.warm_start_optimizer and not params.model.shuffle
+    assert params.model.eval_dropout and params.cal.probe_features == "first-epoch" and params.data.shared_seed_set

@@ -6,6 +6,7 @@ times, with few bootstrap iterations, and the written reproduction uses the boot
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -31,6 +32,9 @@ ACCURACY = {("random", 1): [0.5, 0.6, 0.7], ("random", 2): [0.4, 0.6, 0.8],     
             ("entropy", 1): [0.5, 0.55, 0.6], ("entropy", 2): [0.4, 0.5, 0.7]}          # mean .45 .525 .65
 CONFIDENCE = {("random", 1): [0.1, 0.3], ("random", 2): [0.5, 0.5], ("cartography", 1): [0.2, 0.4],
               ("cartography", 2): [0.6, 0.8], ("entropy", 1): [0.0, 0.2], ("entropy", 2): [0.2, 0.2]}
+HARD = {("random", 1): {0: 2, 1: 4, 2: 6}, ("random", 2): {0: 4, 1: 4, 2: 4},    # mean 3, 4, 5 of 10, 15, 20
+        ("cartography", 1): {0: 1, 1: 0, 2: 0}, ("cartography", 2): {0: 1, 1: 2, 2: 3},
+        ("entropy", 1): {}, ("entropy", 2): {}}                                       # not counted: no rows
 SELECTED = {("random", 1): {0: ["a", "b"], 1: ["c", "d"]}, ("random", 2): {0: ["a", "b"], 1: ["c", "d"]},
             ("cartography", 1): {0: ["a", "e"], 1: ["c", "f"]}, ("cartography", 2): {0: ["d", "c"], 1: ["b", "a"]},
             ("entropy", 1): {0: ["x", "y"], 1: ["z", "w"]}, ("entropy", 2): {0: ["a", "y"], 1: ["z", "w"]}}
@@ -46,7 +50,8 @@ def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
     data_map = pd.DataFrame({"id": ["a", "b", "c"], "confidence": [0.9, 0.5, 0.1], "variability": [0.05, 0.3, 0.1],
                              "correctness": [1.0, 0.5, 0.0], "region": ["easy-to-learn", "ambiguous", "hard-to-learn"]})
     return results.Run(name=name or f"{strategy}-{seed}", strategy=strategy, seed=seed, curve=curve,
-                       batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map})
+                       batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map},
+                       hard_to_learn=HARD[strategy, seed])
 
 
 @pytest.fixture
@@ -180,6 +185,15 @@ def test_batch_summary(runs):
     assert summary.loc["entropy", "seeds"] == 2
 
 
+def test_hard_to_learn_counts_per_strategy_and_round(runs):
+    table = results.hard_to_learn_table(runs).set_index(["strategy", "round"])
+    assert sorted(table.index) == [(s, k) for s in ("cartography", "random") for k in range(3)]
+    assert table.loc[("random", 2)].to_dict() == pytest.approx({
+        "labeled": 20, "seeds": 2, "hard_mean": 5, "hard_min": 4, "hard_max": 6, "share_mean": 0.25})
+    assert table.loc[("cartography", 1), "hard_mean"] == 1 and table.loc[("cartography", 1), "hard_max"] == 2
+    assert results.hard_to_learn_table([make_run("entropy", 1)]).empty
+
+
 def test_overlap_is_jaccard_averaged_over_seeds(runs):
     matrix = results.overlap(runs)
     assert np.allclose(np.diag(matrix.to_numpy()), 1.0)
@@ -276,7 +290,8 @@ def written(tmp_path_factory):
     root = tmp_path_factory.mktemp("reproduction")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "deepsig", None)
-        outputs.write_reproduction(runs, grid, root, elapsed_s=90.0)
+        outputs.write_reproduction(runs, grid, root, elapsed_s=90.0, encoder={
+            "kind": "static", "vectors": "spacy", "max_tokens": 42, "pooling": "sum"})
     return grid, root
 
 
@@ -288,7 +303,7 @@ def reproduction(written, tmp_path):
 
 
 NEEDED = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-          "batch_stats.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
+          "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
 
 
 def test_written_reproduction_is_whole(reproduction):
@@ -297,6 +312,9 @@ def test_written_reproduction_is_whole(reproduction):
     assert (root / "metrics/reproduce/curves/trec.csv").is_file()
     text = (out / "results.md").read_text()
     assert all(strategy in text for strategy in grid.strategies) and "1.5 min" in text
+    assert "Features: static word vectors (spacy), sum of the first 42 tokens" in text
+    assert "## CAL's hard-to-learn class" in text and "1.0 (1-1)" in text  # cartography, round 0, |L| = 10
+    assert json.loads((out / "summary.json").read_text())["encoder"]["kind"] == "static"
     assert len(pd.read_csv(out / "significance.csv")) == 2  # cartography vs random, on aulc and final accuracy
     assert outputs.check_reproduction(root, grid) == []
 
@@ -397,3 +415,65 @@ def test_a_queue_worker_that_died_is_started_again_while_experiments_wait(monkey
     starts = [i for i, command in enumerate(commands) if command == "queue start -j 2"]
     assert len(starts) == 2 and commands[starts[1] - 2:starts[1]] == ["queue status", "queue status"]
     assert commands[-1] == "queue stop"
+
+
+# ---------------------------------------------------------------- findings
+
+FINDINGS = """
+claims:
+  - says: CAL's AULC is above random's
+    higher: aulc
+    strategy: cartography
+    than: random
+  - says: CAL's batches are more confident than random's
+    batch: confidence
+    strategy: cartography
+    above: random
+  - says: CAL's probe had one hard-to-learn instance in L0
+    hard_to_learn: cartography
+    round: 0
+    at_least: 1
+    at_most: 1
+"""
+
+
+def test_findings_that_the_aggregate_shows_hold(reproduction, tmp_path):
+    from cartal.experiments.findings import judge, read_findings
+
+    _, _, out = reproduction
+    (tmp_path / "findings.yaml").write_text(FINDINGS)
+    assert judge(read_findings(tmp_path / "findings.yaml"), out) == []
+
+
+@pytest.mark.parametrize("old, new, failure", [
+    ("than: random", "than: random\n    by: 0.5", '"CAL\'s AULC is above random\'s" no longer holds: aulc cartography 0.7125'),
+    ("above: random", "below: random", "batch confidence cartography 0.500, random 0.350"),
+    ("at_least: 1", "at_least: 2", "cartography had 1.0 hard-to-learn instances in round 0 (bounds 2 to 1)"),
+    ("round: 0", "round: 7", "the aggregate has no 'hard-to-learn count of cartography in round 7'"),
+])
+def test_a_finding_the_aggregate_no_longer_shows_is_named_with_its_numbers(reproduction, tmp_path, old, new, failure):
+    from cartal.experiments.findings import judge, read_findings
+
+    _, _, out = reproduction
+    (tmp_path / "findings.yaml").write_text(FINDINGS.replace(old, new))
+    failures = judge(read_findings(tmp_path / "findings.yaml"), out)
+    assert len(failures) == 1 and failure in failures[0], failures
+
+
+@pytest.mark.parametrize("text, message", [
+    ("claims: []", "non-empty list under 'claims:'"),
+    ("claims: [{says: x, higher: accuracy, strategy: a, than: b}]", "'higher:' takes one of aulc, final_accuracy"),
+    ("claims: [{says: x, hard_to_learn: cal, round: 0}]", "needs 'round:' and 'at_least:' or 'at_most:'"),
+    ("claims: [{says: x, batch: confidence, strategy: a, below: b, above: c}]", "one of 'below:' / 'above:'"),
+    ("claims: [{says: x}]", "a claim is one of"),
+    ("claims: [{higher: aulc}]", "'says:' sentence"),
+    ("claims: [a", "not valid YAML"),
+])
+def test_a_malformed_findings_file_is_refused_with_what_it_needs(tmp_path, text, message):
+    from cartal.experiments.findings import read_findings
+
+    (tmp_path / "findings.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        read_findings(tmp_path / "findings.yaml")
+    with pytest.raises(ParamsError, match="does not exist"):
+        read_findings(tmp_path / "absent.yaml")

@@ -52,6 +52,10 @@ def test_every_experiment_runs_and_the_aggregate_is_whole(reproduced):
     assert overlap.loc["random", "random"] == 1.0 and 0 <= overlap.loc["random", "cartography"] < 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["experiments"] == sorted(names) and summary["elapsed_s"] > 0
+    assert summary["encoder"] == {"kind": "transformer", "name": "sentence-transformers/all-MiniLM-L6-v2",
+                                  "max_length": 48}
+    hard = pd.read_csv(out / "hard_to_learn.csv")
+    assert len(hard) == 2 * (ROUNDS + 1) and (hard["hard_min"] >= 0).all() and (hard["hard_max"] <= hard["labeled"]).all()
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
     assert any("metrics/reproduce/curves/trec.csv" in key for key in plots["data"])
 

@@ -27,6 +27,7 @@ import pandas as pd
 from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
 from cartal.experiments.results import Run
+from cartal.params import Params, load_params
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,10 @@ def failure_log(repo: Path, name: str, lines: int = 25) -> str:
     return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
 
 
-def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int) -> Run:
-    """An experiment's curve, batch statistics, selections and first and last data maps, from its commit."""
+def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: float = 0.2) -> Run:
+    """An experiment's curve, batch statistics, selections, first and last data maps and the size of CAL's
+    hard-to-learn class (binned correctness <= ``tau``) in every round's map, from its commit."""
+    from cartal.strategies.cartography import Cartography
     from dvc.api import DVCFileSystem
 
     fs = DVCFileSystem(str(repo), rev=rev)
@@ -226,25 +229,28 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int) -> Run:
         raise ProjectError(f"experiment {experiment.name} ran strategy {summary.get('strategy')!r}, "
                            f"expected {experiment.strategy!r}")
     selected = {k: parquet(f"data/rounds/{k}/selected.parquet")["id"].astype(str).tolist() for k in range(rounds)}
-    maps = {"first": parquet("data/rounds/0/map.parquet"), "last": parquet(f"data/rounds/{rounds}/map.parquet")}
-    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps)
+    every_map = {k: parquet(f"data/rounds/{k}/map.parquet") for k in range(rounds + 1)}
+    maps = {"first": every_map[0], "last": every_map[rounds]}
+    hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
+            for k, frame in every_map.items()}
+    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard)
 
 
-def check_overrides(repo: Path, experiment: Experiment) -> None:
-    """Apply an experiment's overrides to a copy of params.yaml the way `-S` does, and validate the result,
-    so that a bad key fails now rather than in a queued worker."""
-    import shutil
-    import tempfile
-
+def experiment_params(repo: Path, experiment: Experiment) -> Params:
+    """The params an experiment runs with: the project's params.yaml with its overrides applied the way `-S`
+    applies them (DVC's own function), validated."""
     from dvc.utils.hydra import apply_overrides
-
-    from cartal.params import load_params
 
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "params.yaml"
         shutil.copy(repo / "params.yaml", copy)
         apply_overrides(str(copy), list(experiment.overrides))
-        params = load_params(copy)
+        return load_params(copy)
+
+
+def check_overrides(repo: Path, experiment: Experiment) -> None:
+    """Validate an experiment's params now rather than in a queued worker."""
+    params = experiment_params(repo, experiment)
     for key in ("trec_dir", "agnews_dir"):
         folder = getattr(params.data, key)
         if folder and not Path(folder).is_absolute():

@@ -23,7 +23,7 @@ def output_dir(root: Path, name: str) -> Path:
 
 
 def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
-                       significance_samples: int = 1000, name: str | None = None,
+                       significance_samples: int = 1000, name: str | None = None, encoder: dict | None = None,
                        on_progress: Callable[[int, int], None] | None = None) -> Path:
     """Everything the paper reports, under metrics/reproduce/<name or dataset>/; returns that folder.
     ``on_progress`` follows the significance tests, the one slow part."""
@@ -35,6 +35,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     table = results.strategy_table(long, at)
     significance = results.significance_table(long, samples=significance_samples, on_progress=on_progress)
     batches = results.batch_summary(runs)
+    hard = results.hard_to_learn_table(runs)
     overlap = results.overlap(runs)
 
     _csv(long, out / "curves_by_seed.csv")
@@ -43,6 +44,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     _csv(table, out / "strategies.csv")
     _csv(significance, out / "significance.csv")
     _csv(batches, out / "batch_stats.csv")
+    _csv(hard, out / "hard_to_learn.csv")
     _csv(overlap.reset_index(), out / "overlap.csv")
     title = f"{grid.dataset}: |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}"
     plot_mean_curves(means, out / "learning_curves.png", title)
@@ -51,7 +53,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     maps = {(run.strategy, which): frame for run in runs if run.seed == first_seed for which, frame in run.maps.items()}
     plot_map_grid(maps, out / "data_maps.png", f"{grid.dataset}, seed {first_seed}: data maps of L")
     summary = {
-        "dataset": grid.dataset, "strategies": list(grid.strategies), "seeds": list(grid.seeds),
+        "dataset": grid.dataset, "encoder": encoder, "strategies": list(grid.strategies), "seeds": list(grid.seeds),
         "seed_size": grid.seed_size, "batch_size": grid.batch_size, "rounds": grid.rounds,
         "settings": list(grid.settings), "experiments": sorted(run.name for run in runs),
         "elapsed_s": elapsed_s, "budgets": at,
@@ -59,17 +61,35 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     }
     write_json(summary, out / "summary.json")
     with atomic_path(out / "results.md") as tmp:
-        tmp.write_text(markdown(grid, table, significance, batches, overlap, elapsed_s))
+        tmp.write_text(markdown(grid, table, significance, batches, hard, overlap, elapsed_s, encoder))
     return out
 
 
+def encoder_summary(encoder) -> dict:
+    """What summary.json says of the features: the encoder's kind and the params that kind reads."""
+    if encoder.kind == "static":
+        return {"kind": "static", "vectors": encoder.vectors, "max_tokens": encoder.max_tokens,
+                "pooling": encoder.pooling}
+    return {"kind": encoder.kind, "name": encoder.name, "max_length": encoder.max_length}
+
+
+def _encoder_words(encoder: dict | None) -> str:
+    if not encoder:
+        return "unrecorded"
+    if encoder["kind"] == "static":
+        return (f"static word vectors ({encoder['vectors']}), {encoder['pooling']} of the first "
+                f"{encoder['max_tokens']} tokens")
+    return f"{encoder['name']}, mean pooled over at most {encoder['max_length']} word pieces"
+
+
 def markdown(grid: Grid, table: pd.DataFrame, significance: pd.DataFrame, batches: pd.DataFrame,
-             overlap: pd.DataFrame, elapsed_s: float | None) -> str:
+             hard: pd.DataFrame, overlap: pd.DataFrame, elapsed_s: float | None, encoder: dict | None = None) -> str:
     took = f" in {elapsed_s / 60:.1f} min" if elapsed_s else ""
     parts = [
         f"# Reproduction on {grid.dataset}",
         f"{len(grid.strategies)} strategies x {len(grid.seeds)} seeds ({', '.join(map(str, grid.seeds))}), "
         f"|L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}{took}. "
+        f"Features: {_encoder_words(encoder)}. "
         f"Settings: {', '.join(grid.settings) or 'params.yaml as committed'}.",
         "![learning curves](learning_curves.png)",
         "## Accuracy, area under the learning curve, labels needed",
@@ -83,6 +103,10 @@ def markdown(grid: Grid, table: pd.DataFrame, significance: pd.DataFrame, batche
         "## Batch-level data-map statistics",
         "Of each selected batch, in the next round's data map; averaged over rounds, then over seeds.",
         batches.to_markdown(index=False, floatfmt=".3f"),
+        "## CAL's hard-to-learn class",
+        "Instances of L with binned correctness <= cal.tau in each round's data map: the class CAL's probe "
+        "learns to find. Mean (min to max) over seeds, every fifth round and the last.",
+        _hard_md(hard, grid.rounds),
         "## Overlap of the selected instances (Jaccard, mean over seeds)",
         overlap.to_markdown(floatfmt=".2f"),
         "![overlap](overlap.png)",
@@ -105,12 +129,23 @@ def _table_md(table: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 
 
+def _hard_md(hard: pd.DataFrame, rounds: int) -> str:
+    if hard.empty:
+        return "(not counted)"
+    shown = hard[(hard["round"] % 5 == 0) | (hard["round"] == rounds)]
+    cells = shown.assign(cell=[f"{m:.1f} ({lo}-{hi})" for m, lo, hi in
+                               zip(shown["hard_mean"], shown["hard_min"], shown["hard_max"])])
+    frame = cells.pivot(index="strategy", columns="labeled", values="cell")
+    frame.columns = [f"|L| = {size}" for size in frame.columns]
+    return frame.reset_index().to_markdown(index=False)
+
+
 def check_reproduction(root: Path, grid: Grid, name: str | None = None) -> list[str]:
     """Problems with a written reproduction: missing experiments or points, statistics out of range."""
     out = output_dir(root, name or grid.dataset)
     problems: list[str] = []
     needed = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-              "batch_stats.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
+              "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
     missing = [name for name in needed if not (out / name).is_file()]
     if missing:
         return [f"{out}: missing {', '.join(missing)}; run `cartal reproduce`"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from cartal.errors import ProjectError
 from cartal.experiments import dvc_queue
 from cartal.experiments.grid import Grid
-from cartal.experiments.outputs import write_reproduction
+from cartal.experiments.outputs import encoder_summary, write_reproduction
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,16 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
                                f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
                                "`cartal reproduce` again to run only these.")
     done = dvc_queue.finished(root)
+    params = dvc_queue.experiment_params(root, experiments[0])  # what the grid shares: encoder, tau
     reading = _progress_bar(len(experiments), progress, "reading experiments")
     runs = []
     for experiment in experiments:
-        runs.append(dvc_queue.read_run(root, experiment, done[experiment.name], grid.rounds))
+        runs.append(dvc_queue.read_run(root, experiment, done[experiment.name], grid.rounds, params.cal.tau))
         if reading:
             reading(len(runs), len(experiments))
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
     return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
-                              name=name, on_progress=_progress_bar(None, progress, "significance tests", "test"))
+                              name=name, encoder=encoder_summary(params.encoder), on_progress=_progress_bar(None, progress, "significance tests", "test"))
 
 
 def _earlier_elapsed(root: Path, name: str) -> float | None:

@@ -31,6 +31,8 @@ class Run:
     batches: pd.DataFrame  # round, size, confidence, variability, correctness
     selected: dict[int, list[str]] = field(default_factory=dict)  # round -> ids picked in that round
     maps: dict[str, pd.DataFrame] = field(default_factory=dict)  # "first"/"last" -> data map of L
+    hard_to_learn: dict[int, int] = field(default_factory=dict)  # round -> instances of L that CAL's probe
+    # learns as hard-to-learn (binned correctness <= cal.tau) in that round's data map
 
 
 def long_curves(runs: list[Run]) -> pd.DataFrame:
@@ -140,6 +142,25 @@ def batch_summary(runs: list[Run]) -> pd.DataFrame:
                         **{f"{stat}{suffix}": (stat, how) for stat in ("confidence", "variability", "correctness")
                            for suffix, how in (("", "mean"), ("_std", _std))})
     return frame.reset_index()
+
+
+def hard_to_learn_table(runs: list[Run]) -> pd.DataFrame:
+    """Per strategy and round: the size of CAL's hard-to-learn class in L's data map (mean, min and max over
+    seeds), and its share of L; empty when no run counted it."""
+    rows = [{"strategy": run.strategy, "seed": run.seed, "round": k, "labeled": len_l, "hard": hard}
+            for run in runs for k, (hard, len_l) in _with_sizes(run).items()]
+    if not rows:
+        return pd.DataFrame(columns=["strategy", "round", "labeled", "seeds", "hard_mean", "hard_min", "hard_max",
+                                     "share_mean"])
+    frame = pd.DataFrame(rows).assign(share=lambda f: f["hard"] / f["labeled"])
+    grouped = frame.groupby(["strategy", "round"], sort=True)
+    return grouped.agg(labeled=("labeled", "first"), seeds=("seed", "nunique"), hard_mean=("hard", "mean"),
+                       hard_min=("hard", "min"), hard_max=("hard", "max"), share_mean=("share", "mean")).reset_index()
+
+
+def _with_sizes(run: Run) -> dict[int, tuple[int, int]]:
+    labeled = dict(zip(run.curve["round"], run.curve["labeled"]))
+    return {k: (hard, int(labeled[k])) for k, hard in sorted(run.hard_to_learn.items()) if k in labeled}
 
 
 def overlap(runs: list[Run]) -> pd.DataFrame:
