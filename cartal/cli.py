@@ -154,30 +154,18 @@ def reproduce(
     are not run again, so an interrupted reproduction resumes where it stopped.
     """
     from cartal.experiments.findings import judge, read_findings
-    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, PRESETS, Grid
+    from cartal.experiments.grid import PRESETS
     from cartal.experiments.outputs import check_reproduction, output_dir
     from cartal.experiments.reproduce import reproduce as run_grid
-    from cartal.strategies import resolve
 
-    size, batch, count = PAPER_BUDGET.get(dataset, (100, 50, 30))
     if preset is not None and preset not in PRESETS:
         raise ParamsError(f"--preset {preset!r} is not one of {', '.join(PRESETS)}")
     if findings is not None and not check:
         raise ParamsError("--findings is judged by --check; add --check")
     claims = read_findings(findings) if findings is not None else []  # a bad file fails before hours of work
-    settings = [*PRESETS.get(preset, ()), *(setting or [])]
-    if data_dir is not None:
-        if dataset not in ("trec", "agnews"):
-            raise ProjectError(f"--data-dir is for trec and agnews; {dataset!r} has no such folder")
-        settings.append(f"data.{dataset}_dir={data_dir.resolve()}")
-    names = [name if ":" in name else resolve(name).name for name in (strategy or PAPER_STRATEGIES)]
-    grid = Grid(dataset=dataset, strategies=tuple(dict.fromkeys(names)), seeds=tuple(seed or PAPER_SEEDS),
-                seed_size=seed_size or size, batch_size=batch_size or batch, rounds=rounds or count,
-                settings=tuple(settings))
-    typer.echo(f"{len(grid.experiments())} experiments: {', '.join(grid.strategies)} x seeds "
-               f"{', '.join(map(str, grid.seeds))}; |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}")
-    if name is not None and (not name or "/" in name or name.startswith(".")):
-        raise ProjectError(f"--name {name!r} must be a plain folder name, such as trec-paper")
+    _check_name(name)
+    grid = _grid(dataset, data_dir, strategy, seed, seed_size, batch_size, rounds,
+                 [*PRESETS.get(preset, ()), *(setting or [])])
     out = run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples, name=name)
     typer.echo(f"aggregate written to {out}/ (see results.md there)")
     if check:
@@ -190,6 +178,92 @@ def reproduce(
             raise typer.Exit(1)
         typer.echo("check: every experiment finished, every curve has every point, every statistic is in range"
                    + (f"; the {len(claims)} findings of {findings} hold" if claims else ""))
+
+
+def _grid(dataset: str, data_dir: Path | None, strategies: list[str] | None, seeds: list[int] | None,
+          seed_size: int | None, batch_size: int | None, rounds: int | None, settings: list[str],
+          default_strategies: tuple[str, ...] | None = None, default_rounds: int | None = None):
+    """The grid the reproduce and ablate options describe (the paper's budget where they are silent), announced."""
+    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, Grid
+    from cartal.strategies import resolve
+
+    size, batch, count = PAPER_BUDGET.get(dataset, (100, 50, 30))
+    settings = list(settings)
+    if data_dir is not None:
+        if dataset not in ("trec", "agnews"):
+            raise ProjectError(f"--data-dir is for trec and agnews; {dataset!r} has no such folder")
+        settings.append(f"data.{dataset}_dir={data_dir.resolve()}")
+    names = [name if ":" in name else resolve(name).name
+             for name in (strategies or default_strategies or PAPER_STRATEGIES)]
+    grid = Grid(dataset=dataset, strategies=tuple(dict.fromkeys(names)), seeds=tuple(seeds or PAPER_SEEDS),
+                seed_size=seed_size or size, batch_size=batch_size or batch,
+                rounds=rounds or default_rounds or count, settings=tuple(settings))
+    typer.echo(f"{len(grid.experiments())} experiments: {', '.join(grid.strategies)} x seeds "
+               f"{', '.join(map(str, grid.seeds))}; |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}")
+    return grid
+
+
+def _check_name(name: str | None) -> None:
+    if name is not None and (not name or "/" in name or name.startswith(".")):
+        raise ProjectError(f"--name {name!r} must be a plain folder name, such as trec-paper")
+
+
+@app.command()
+@_friendly
+def ablate(
+    dataset: str = typer.Option("trec", help="trec or agnews (the paper's), or bbc."),
+    data_dir: Path = typer.Option(None, help="Folder with the dataset's train.csv and test.csv (made absolute)."),
+    strategy: list[str] = typer.Option(None, "--strategy", "-s", help="Repeat for several; default: random, "
+                                                                         "least-confidence, cartography."),
+    seed: list[int] = typer.Option(None, "--seed", help="Repeat for several; default: the paper's first three."),
+    seed_size: int = typer.Option(None, min=1, help="|L0|; default: the paper's (500 TREC, 1000 AG News)."),
+    batch_size: int = typer.Option(None, min=1, help="Labels per round; default 50."),
+    rounds: int = typer.Option(10, min=1, help="Query rounds after round 0."),
+    setting: list[str] = typer.Option(None, "--set", "-S", help="Params every variant shares, e.g. "
+                                                                "-S encoder.kind=static."),
+    variant: list[str] = typer.Option(None, "--variant", "-v", help="Repeat for several; default: all "
+                                                                     "(`cartal ablate --help` lists them)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
+    significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test."),
+    name: str = typer.Option(None, help="The ablation's folder, metrics/reproduce/NAME/ (default DATASET-ablation); "
+                                        "each variant's grid goes to metrics/reproduce/NAME-VARIANT/."),
+):
+    """The reference code's behaviours one at a time, and all together, against the baseline.
+
+    Variants: baseline (params.yaml's defaults), warm-start (weights and AdamW
+    state carried across rounds), no-shuffle, eval-dropout, probe-first-epoch
+    (CAL only), shared-seed-set, reference (all of them). Each is a grid as
+    `cartal reproduce` runs it, resumable the same way; then ablation.csv,
+    ablation.md and ablation.png compare their AULC and final accuracy.
+    """
+    import dataclasses
+
+    from cartal.experiments.ablation import BASELINE, VARIANTS, strategies_of, variant_name, write_ablation
+    from cartal.experiments.grid import PAPER_SEEDS
+    from cartal.experiments.reproduce import reproduce as run_grid
+
+    known = {v.name: v for v in VARIANTS}
+    unknown = [v for v in (variant or []) if v not in known]
+    if unknown:
+        raise ParamsError(f"--variant {', '.join(unknown)}: not one of {', '.join(known)}")
+    chosen = [v for v in VARIANTS if not variant or v.name in variant or v.name == BASELINE]
+    name = name or f"{dataset}-ablation"
+    _check_name(name)
+    for v in chosen:
+        typer.echo(f"variant {v.name}: {v.says}")
+        base = _grid(dataset, data_dir, strategy, seed or list(PAPER_SEEDS[:3]), seed_size, batch_size, rounds,
+                     [*(setting or []), *v.settings], default_strategies=("random", "least-confidence", "cartography"))
+        kept = strategies_of(v, base.strategies)
+        if not kept:
+            typer.echo(f"variant {v.name}: changes only {', '.join(v.only)}, which the grid does not run; skipped")
+            continue
+        grid = dataclasses.replace(base, strategies=kept)
+        run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples,
+                 name=variant_name(name, v))
+    ran = [v for v in chosen if strategies_of(v, base.strategies)]
+    out = write_ablation(Path.cwd(), name, f"{dataset}, {', '.join(setting or []) or 'params.yaml'}, "
+                                           f"{len(base.seeds)} seeds, {base.rounds} rounds", ran)
+    typer.echo(f"ablation written to {out}/ (see ablation.md there)")
 
 
 @app.command()

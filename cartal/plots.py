@@ -131,3 +131,25 @@ def plot_overlap(matrix: pd.DataFrame, path: str | Path, title: str) -> Path:
     ax.set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_ablation(frame: pd.DataFrame, path: str | Path, title: str) -> Path:
+    """Each variant's AULC change against the baseline, one marker per strategy, with the variant's AULC std
+    over seeds as a bar: what each reference behaviour does to each strategy."""
+    plt = _pyplot()
+    variants = list(dict.fromkeys(frame["variant"]))
+    strategies = sorted(set(frame["strategy"]))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(variants) + 1.6), dpi=110)
+    offsets = np.linspace(-0.2, 0.2, len(strategies)) if len(strategies) > 1 else [0.0]
+    for offset, strategy in zip(offsets, strategies):
+        rows = frame[frame["strategy"] == strategy]
+        y = [variants.index(v) + offset for v in rows["variant"]]
+        ax.errorbar(rows["aulc_change"], y, xerr=rows["aulc_std"], fmt="o", ms=4, capsize=2, lw=0.8, label=strategy)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(range(len(variants)), variants)
+    ax.invert_yaxis()
+    ax.set(xlabel="AULC change against the baseline (bar: the variant's std over seeds)", title=title)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

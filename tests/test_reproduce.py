@@ -72,3 +72,22 @@ def test_a_second_reproduction_runs_nothing_and_a_lost_experiment_alone_reruns(r
     after = finished(repo)
     assert set(after) == set(before)
     assert all(after[name] == before[name] for name in before if name != lost)  # kept, not rerun
+
+
+def test_an_ablation_reuses_the_baseline_and_runs_a_cal_only_variant_for_cal_alone(reproduced, shared_data):
+    repo, _ = reproduced
+    before = finished(repo)
+    result = run(["cartal", "ablate", "--data-dir", str(shared_data / "trec"), "-s", "random", "-s", "cal",
+                  "--seed", "11", "--seed-size", str(SEED_SIZE), "--batch-size", str(BATCH), "--rounds", str(ROUNDS),
+                  "-v", "probe-first-epoch", "--name", "abl"], repo)
+    assert "2 experiments: 2 finished earlier, 0 to run" in result.stderr  # the baseline is the grid's seed 11
+    assert "1 experiments: 0 finished earlier, 1 to run" in result.stderr
+    new = set(finished(repo)) - set(before)
+    assert len(new) == 1 and "-cartography-11-" in new.pop()
+    table = pd.read_csv(repo / "metrics/reproduce/abl/ablation.csv")
+    assert list(zip(table["variant"], table["strategy"])) == [
+        ("baseline", "cartography"), ("baseline", "random"), ("probe-first-epoch", "cartography")]
+    assert (table.loc[table["variant"] == "baseline", "aulc_change"] == 0).all()
+    for produced in ("ablation.md", "ablation.png", "../abl-baseline/results.md",
+                     "../abl-probe-first-epoch/results.md"):
+        assert (repo / "metrics/reproduce/abl" / produced).is_file()
