@@ -173,3 +173,19 @@ def test_a_round_declares_the_previous_rounds_model_it_may_warm_start_from(tmp_p
     assert str(layout.in_round(0, "model.safetensors")) in stages_of(tmp_path, 1)["train-seed"]["deps"]
     assert str(layout.in_round(1, "model.safetensors")) in stages_of(tmp_path, 2)["train-seed"]["deps"]
     assert not any("model.safetensors" in dep for dep in stages_of(tmp_path, 0)["train-seed"]["deps"])
+
+
+def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp_path, monkeypatch):
+    from stages import layout, train_seed
+
+    text = (ROOT / "params.yaml").read_text().replace("warm_start: false", "warm_start: true")
+    (tmp_path / "params.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    previous = layout.in_round(0, "model.safetensors")
+    previous.parent.mkdir(parents=True)
+    save_classifier(MLPClassifier(384, 6), tuple("abcdef"), previous)
+    before = previous.read_bytes()
+    with pytest.raises(ArtifactError, match=r"takes 384-d features and 6 classes, but the features are 300-d .*"
+                                            r"rerun from round 0 with `dvc repro`"):
+        train_seed._start(load_params(tmp_path / "params.yaml"), 1, 300, 6)
+    assert previous.read_bytes() == before
