@@ -140,7 +140,7 @@ def reproduce(
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
     check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
     findings: Path = typer.Option(None, help="With --check: a YAML file of claims the aggregate must show "
-                                             "(e.g. .ci/findings/trec-static.yaml); exit 1 when one stops holding."),
+                                             "(e.g. docs/findings/trec.yaml); exit 1 when one stops holding."),
     significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test "
                                                                 "(ASO: about 7 s per 1000 here; fewer = faster, coarser)."),
     name: str = typer.Option(None, help="Write the aggregate to metrics/reproduce/NAME/ (default: the dataset), "

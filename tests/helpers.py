@@ -1,4 +1,4 @@
-"""Small hand-made inputs shared by the strategy tests."""
+"""Small hand-made inputs shared by the tests: pool states for the strategies, a separable toy problem for the models."""
 
 from __future__ import annotations
 
@@ -49,3 +49,12 @@ class FirstIds(QueryStrategy):
 
     def score(self, state: PoolState) -> np.ndarray:
         return np.zeros(len(state.pool_ids))
+
+
+def toy(n=120, d=6, seed=0):
+    """Three well separated Gaussian classes."""
+    generator = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = generator.normal(size=(n, d)).astype(np.float32) * 0.3
+    x[np.arange(n), y] += 3
+    return x, y

@@ -10,6 +10,7 @@ from cartal.errors import ArtifactError
 from cartal.models.files import load_classifier, load_frozen, save_classifier
 from cartal.models.mlp import MLPClassifier, linear_probe, seeded
 from cartal.models.training import fit, predict_proba
+from helpers import toy
 
 
 @torch.inference_mode()
@@ -18,15 +19,6 @@ def hidden_and_proba(module, features: np.ndarray) -> tuple[np.ndarray, np.ndarr
     module.eval()
     hidden = module.hidden(torch.as_tensor(features, dtype=torch.float32))
     return hidden.numpy(), torch.softmax(module.head(hidden), dim=1).numpy()
-
-
-def toy(n=120, d=6, seed=0):
-    """Three well separated Gaussian classes."""
-    generator = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    x = generator.normal(size=(n, d)).astype(np.float32) * 0.3
-    x[np.arange(n), y] += 3
-    return x, y
 
 
 def train(seed, epochs=8, record=True):

@@ -17,17 +17,13 @@ from cartal.models.optim import AdamW
 from cartal.models.training import fit
 from cartal.params import load_params
 from cartal.strategies.cartography import Cartography
-from helpers import pool_state
+from helpers import pool_state, toy as separable
 from projects import ROOT
 from test_round_pipelines import project as round_project, stages_of
 
 
-def toy(n=64, d=6, seed=0):
-    generator = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    x = generator.normal(size=(n, d)).astype(np.float32) * 0.3
-    x[np.arange(n), y] += 3
-    return x, y
+def toy(n=64):
+    return separable(n=n)
 
 
 def batches_seen(shuffle: bool, epochs: int = 3) -> list[np.ndarray]:
