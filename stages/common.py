@@ -36,21 +36,28 @@ def targets(labels_of_rows: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     return labels_of_rows.map({label: i for i, label in enumerate(labels)}).to_numpy(np.int64)
 
 
-class Features:
-    """A features artifact indexed by id."""
+class VectorsById:
+    """A table of one vector per id (features, a hidden layer), indexed by id."""
 
-    def __init__(self, split: str):
-        self.path = layout.features(split)
-        table = art.read_table(self.path, art.FEATURES)
+    def __init__(self, path, kind: art.Kind, column: str, what: str, stage: str):
+        self.path, self.what, self.stage = path, what, stage
+        table = art.read_table(path, kind)
         self.index = pd.Index(art.ids(table))
-        self.matrix = art.vectors(table, "vector")
+        self.matrix = art.vectors(table, column)
 
     def rows(self, ids) -> np.ndarray:
         position = self.index.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
         if (position < 0).any():
             missing = np.asarray(ids, dtype=object)[position < 0][:10]
             raise ArtifactError(
-                f"{self.path}: no features for ids {', '.join(map(str, missing))}; "
-                "the features are stale: rerun `dvc repro` (the stage 'embed' writes them)"
+                f"{self.path}: no {self.what} for ids {', '.join(map(str, missing))}; "
+                f"the {self.what} are stale: rerun `dvc repro` (the stage '{self.stage}' writes them)"
             )
         return self.matrix[position]
+
+
+class Features(VectorsById):
+    """A features artifact indexed by id."""
+
+    def __init__(self, split: str):
+        super().__init__(layout.features(split), art.FEATURES, "vector", "features", "embed")

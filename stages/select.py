@@ -89,14 +89,9 @@ def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
 
 
 def _first_epoch_hidden(k: int, labeled_ids: pd.Series) -> np.ndarray:
-    path = layout.in_round(k, "first_epoch.parquet")
-    table = art.read_table(path, art.FIRST_EPOCH)
-    rows = pd.Index(art.ids(table)).get_indexer(pd.Index(labeled_ids))
-    if (rows < 0).any():
-        raise ArtifactError(f"{path}: L's first-epoch hidden layer lacks {(rows < 0).sum()} labeled ids (was "
-                            "train-seed run with cal.probe_features: last?); rerun `dvc repro` (the stage "
-                            "'train-seed' writes it)")
-    return art.vectors(table, "hidden")[rows]
+    """L's hidden layer in round k's first epoch; written only with cal.probe_features: first-epoch."""
+    return common.VectorsById(layout.in_round(k, "first_epoch.parquet"), art.FIRST_EPOCH, "hidden",
+                              "first-epoch hidden layers", "train-seed").rows(labeled_ids)
 
 
 def _mc_dropout(params: Params, k: int, pool: np.ndarray) -> np.ndarray:

@@ -185,3 +185,17 @@ def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp
                                             r"rerun from round 0 with `dvc repro`"):
         train_seed._start(load_params(tmp_path / "params.yaml"), 1, 300, 6)
     assert previous.read_bytes() == before
+
+
+def test_select_refuses_a_first_epoch_file_written_without_the_option(tmp_path, monkeypatch):
+    from cartal.io import artifacts as art
+    from stages import layout, select
+
+    monkeypatch.chdir(tmp_path)
+    path = layout.in_round(0, "first_epoch.parquet")
+    path.parent.mkdir(parents=True)
+    art.write_table(art.table_from_columns(art.FIRST_EPOCH, {"id": [], "hidden": np.zeros((0, 4), np.float32)}),
+                    path, art.FIRST_EPOCH)
+    with pytest.raises(ArtifactError, match=r"no first-epoch hidden layers for ids l1, l2; .*stale: rerun `dvc "
+                                            r"repro` \(the stage 'train-seed' writes them\)"):
+        select._first_epoch_hidden(0, pd.Series(["l1", "l2"]))
