@@ -26,6 +26,12 @@ def run(params: Params) -> None:
                         "move them there", ", ".join(outside), layout.RAW)
     dataset = datasets.load(params.dataset, params.data)
     unlabeled = int(dataset.train["label"].isna().sum())
+    if unlabeled and params.oracle == "gold" and params.dataset == "files" and params.data.files.pool:
+        raise DataError(f"oracle: gold needs a label for every pool instance, but data.files.pool "
+                        f"({params.data.files.pool}, {unlabeled} instances) is read as unlabeled, a label column "
+                        "in it ignored. To simulate with labels you have, give the labeled file as data.files.train "
+                        "(L0 is drawn from it; drop data.files.seed); to label the selected batches yourself, set "
+                        "oracle: human (and run `cartal rounds N`)")
     if unlabeled and params.oracle == "gold":
         raise DataError(f"{unlabeled} instances of the pool have no label, so the gold oracle cannot answer; "
                         "set oracle: human (and run `cartal rounds N`) to label the selected batches yourself")

@@ -242,3 +242,30 @@ def test_user_dataset(tmp_path):
     train = read_file(write(HAND, tmp_path / "train.csv"), ["title", "body"], "topic", "doc_id", "train")
     dataset = user_dataset(train, train.iloc[:1], ["1", "NA"])
     assert (dataset.name, dataset.labels, len(dataset.train), len(dataset.test)) == ("files", ("1", "NA"), 3, 1)
+
+
+def test_a_labeled_pool_file_with_the_gold_oracle_is_sent_to_data_files_train(tmp_path, monkeypatch, shared_data):
+    import yaml
+
+    from cartal.params import load_params
+    from projects import ROOT
+    from stages import prepare
+
+    news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    news.iloc[:40].to_csv(raw / "seed.csv", index=False)
+    news.iloc[40:240].to_csv(raw / "pool.csv", index=False)  # every row labeled, as a user's simulation file is
+    news.iloc[240:400].to_csv(raw / "test.csv", index=False)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params.update(dataset="files", rounds=1, batch_size=10)
+    params["data"].update(files={"seed": "data/raw/seed.csv", "pool": "data/raw/pool.csv", "test": "data/raw/test.csv",
+                                 "train": None},
+                          text_columns=["Title", "Description"], label_column="Class Index",
+                          labels=["1", "2", "3", "4"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"data.files.pool \(data/raw/pool.csv, 200 instances\) is read as unlabeled, "
+                                        r"a label column in it ignored.*give the labeled file as data.files.train"):
+        prepare.run(load_params(tmp_path / "params.yaml"))
+    assert not (tmp_path / "data" / "prepared").exists()
