@@ -60,6 +60,17 @@ def test_bad_answers_name_the_rows(folder, labels, skip, message):
         read_answers(folder, BATCH["id"], LABELS)
 
 
+def test_a_skip_value_that_is_not_a_skip_word_is_refused_not_ignored(folder):
+    fill(folder, ["HUM", "LOC", "NUM"], skip=["", "no", "maybe"])
+    before = (folder / BATCH_FILE).read_bytes()
+    with pytest.raises(DataError, match=r"skip column holds values that are not a skip word: q2: 'no', q3: 'maybe'; "
+                                        r"write yes \(or x\) under skip"):
+        read_answers(folder, BATCH["id"], LABELS)
+    assert (folder / BATCH_FILE).read_bytes() == before
+    fill(folder, ["HUM", "LOC", ""], skip=["", " ", "X"])  # blanks are empty, case is ignored
+    assert read_answers(folder, BATCH["id"], LABELS).skipped == ("q3",)
+
+
 def test_extra_ids_and_conflicting_duplicates_are_listed(folder):
     frame = pd.read_csv(folder / BATCH_FILE, dtype=str, keep_default_na=False)
     frame["label"] = ["HUM", "LOC", "NUM"]

@@ -82,7 +82,13 @@ def read_answers(folder: Path, batch_ids, labels: tuple[str, ...]) -> Answers:
         source = export
     elif path.exists():
         given = _read_csv(path)
-        given = given.assign(skip=given["skip"].str.strip().str.lower().isin(SKIP_WORDS))
+        words = given["skip"].str.strip().str.lower()
+        unknown = given[(words != "") & ~words.isin(SKIP_WORDS)]
+        if len(unknown):  # read as "not skipped", a typo would silently label or refuse the row
+            raise DataError(f"{path}: the skip column holds values that are not a skip word: "
+                            f"{listing(f'{i}: {v!r}' for i, v in zip(unknown['id'], unknown['skip']))}; write yes "
+                            "(or x) under skip to leave an instance out, and leave the cell empty otherwise")
+        given = given.assign(skip=words.isin(SKIP_WORDS))
         source = path
     else:
         raise LabelsPendingError(_pending(folder, len(batch_ids)) + " (the batch file is missing: rerun `dvc repro`)")
