@@ -46,6 +46,10 @@ def run(params: Params) -> None:
         seed_ids = draw_seed_set(train_ids, params.seed_size,
                                  params.data.split_seed if params.data.shared_seed_set else params.seed)
     seed_rows = dataset.train.set_index("id").loc[seed_ids]
+    untested = sorted(set(seed_rows["label"].dropna()) - set(dataset.test["label"].dropna()), key=str)
+    if untested:  # accuracy cannot show what the model learns of them
+        log.warning("classes in the seed set but not in the test set: %s; the test scores say nothing about them "
+                    "(add test instances of them, or drop them from the data)", ", ".join(map(str, untested)))
     pool = np.setdiff1d(train_ids.astype(str), seed_ids.astype(str))
 
     tables = {

@@ -269,3 +269,29 @@ def test_a_labeled_pool_file_with_the_gold_oracle_is_sent_to_data_files_train(tm
                                         r"a label column in it ignored.*give the labeled file as data.files.train"):
         prepare.run(load_params(tmp_path / "params.yaml"))
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+def test_a_seed_class_absent_from_the_test_set_is_named_in_a_warning(tmp_path, monkeypatch, shared_data, caplog):
+    import logging
+
+    import yaml
+
+    from cartal.params import load_params
+    from projects import ROOT
+    from stages import prepare
+
+    news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    news.iloc[:300].to_csv(raw / "train.csv", index=False)
+    news.iloc[300:600].query("`Class Index` != 4").to_csv(raw / "test.csv", index=False)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params.update(dataset="files", rounds=1, batch_size=10, seed_size=40)
+    params["data"].update(files={"train": "data/raw/train.csv", "test": "data/raw/test.csv", "seed": None,
+                                 "pool": None},
+                          text_columns=["Title", "Description"], label_column="Class Index")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="stages.prepare"):
+        prepare.run(load_params(tmp_path / "params.yaml"))
+    assert "classes in the seed set but not in the test set: 4;" in caplog.text
