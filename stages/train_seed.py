@@ -37,9 +37,10 @@ def run(params: Params, k: int) -> None:
     y = common.targets(labeled["label"], labels)
     m = params.model
     model, optimiser = _start(params, k, x.shape[1], len(labels))
-    first_epoch = np.zeros((len(y), model.config["hidden_dim"]), dtype=np.float32)
+    kept = labeled["id"].tolist() if params.cal.probe_features == "first-epoch" else []
+    first_epoch = np.zeros((len(kept), model.config["hidden_dim"]), dtype=np.float32)
     on_hidden = None
-    if params.cal.probe_features == "first-epoch":
+    if kept:
         def on_hidden(epoch, index, hidden):
             if epoch == 0:
                 first_epoch[index] = hidden.numpy()
@@ -54,8 +55,7 @@ def run(params: Params, k: int) -> None:
         "id": np.tile(labeled["id"].to_numpy(dtype=object), epochs).tolist(),
         "probs": epoch_probs.reshape(epochs * n, classes),
     })
-    kept = labeled["id"].tolist() if on_hidden else []
-    first_table = art.table_from_columns(art.FIRST_EPOCH, {"id": kept, "hidden": first_epoch[:len(kept)]})
+    first_table = art.table_from_columns(art.FIRST_EPOCH, {"id": kept, "hidden": first_epoch})
     save_classifier(model, labels, layout.in_round(k, "model.safetensors"),
                     optimiser=optimiser if m.warm_start_optimizer else None)
     art.write_table(log_table, layout.in_round(k, "training.parquet"), art.TRAINING)

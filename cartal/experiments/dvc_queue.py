@@ -248,8 +248,8 @@ def experiment_params(repo: Path, experiment: Experiment) -> Params:
         return load_params(copy)
 
 
-def check_overrides(repo: Path, experiment: Experiment) -> None:
-    """Validate an experiment's params now rather than in a queued worker."""
+def check_overrides(repo: Path, experiment: Experiment) -> Params:
+    """Validate an experiment's params now rather than in a queued worker; return them."""
     params = experiment_params(repo, experiment)
     for key in ("trec_dir", "agnews_dir"):
         folder = getattr(params.data, key)
@@ -257,3 +257,4 @@ def check_overrides(repo: Path, experiment: Experiment) -> None:
             raise ProjectError(f"data.{key} is the relative path {folder!r}: queued experiments run in a copy of the "
                                "project under .dvc/tmp/exps, where it breaks; pass --data-dir with any path "
                                "(it is made absolute) or set an absolute path")
+    return params

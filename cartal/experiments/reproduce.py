@@ -25,8 +25,8 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     name = name or grid.dataset
     dvc_queue.check_project(root)
     experiments = grid.experiments()
-    for experiment in experiments:
-        dvc_queue.check_overrides(root, experiment)
+    # every experiment's params checked now; the first one's say what the grid shares (encoder, cal.tau)
+    params = [dvc_queue.check_overrides(root, experiment) for experiment in experiments][0]
     started = time.monotonic()
     done = dvc_queue.finished(root)
     pending = [e for e in experiments if e.name not in done]
@@ -46,7 +46,6 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
                                f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
                                "`cartal reproduce` again to run only these.")
     done = dvc_queue.finished(root)
-    params = dvc_queue.experiment_params(root, experiments[0])  # what the grid shares: encoder, tau
     reading = _progress_bar(len(experiments), progress, "reading experiments")
     runs = []
     for experiment in experiments:

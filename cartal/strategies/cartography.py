@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from cartal.dynamics import bin_correctness
-from cartal.params import Params
+from cartal.params import PROBE_FEATURES, Params
 from cartal.seeding import derive_seed
 from cartal.strategies.base import PoolState, QueryStrategy, Selection
 
@@ -44,8 +44,8 @@ class Cartography(QueryStrategy):
         self.tau, self.probe_lr, self.probe_relu = tau, probe_lr, probe_relu
         self.epochs, self.batch_size, self.weight_decay = epochs, batch_size, weight_decay
         self.fallback = fallback
-        if probe_features not in ("last", "first-epoch"):
-            raise ValueError(f"probe_features must be last or first-epoch, got {probe_features!r}")
+        if probe_features not in PROBE_FEATURES:
+            raise ValueError(f"probe_features must be one of {', '.join(PROBE_FEATURES)}, got {probe_features!r}")
         self.probe_features = probe_features
         if probe_features == "first-epoch":  # the probe learns L's hidden layer of the first epoch's training passes
             self.needs = type(self).needs | {"first_epoch"}
