@@ -107,7 +107,9 @@ def test_a_bad_input_file_is_refused_and_the_prepared_data_stays(waiting):
     seed.to_csv(seed_file, index=False)
     try:
         result = run(["dvc", "repro"], repo, check=False)
-        assert result.returncode != 0 and "seed.csv: no text in Title, Description at rows 3" in result.stderr
+        # seed.csv's row 3 (0-based, like its id): line 5 of the file under its header
+        message = "seed.csv: no text in Title, Description at line 5 (header = line 1; id seed-3)"
+        assert result.returncode != 0 and message in result.stderr
         assert snapshot(repo) == before
     finally:
         seed_file.write_bytes(good)

@@ -131,13 +131,13 @@ ONE_COLUMN = {"text_columns": ["a"], "label_column": None}
     ("data.csv", "a,b,c\nx,y,z\n", {"text_columns": ["a"], "label_column": "nope"},
      r"'nope' missing \(found a, b, c\)"),
     ("data.csv", "a,b,c\nx,,p\n , ,q\nz,,r\n,  ,s\n", {"text_columns": ["a", "b"], "label_column": "c"},
-     r"no text in a, b at rows 1, 3; fill in"),
+     r"no text in a, b at lines 3, 5 \(header = line 1; ids r-1, r-3\); fill in"),
     ("data.csv", "a,b,c\nx,,p\ny,,\nz,, \n", {"text_columns": ["a"], "label_column": "c"},
-     r"no label in 'c' at rows 1, 2; label those rows"),
+     r"no label in 'c' at lines 3, 4 \(header = line 1; ids r-1, r-2\); label those rows"),
     ("data.csv", "i,a\nk,x\nm,y\nk,z\n", {"text_columns": ["a"], "label_column": None, "id_column": "i"},
-     r"duplicate ids in 'i': k \(rows 0, 2\); ids must be unique"),
+     r"duplicate ids in 'i' \(header = line 1\): k \(lines 2, 4\); ids must be unique"),
     ("data.csv", "i,a\nk,x\n ,y\nm,z\n", {"text_columns": ["a"], "label_column": None, "id_column": "i"},
-     r"empty id in 'i' at rows 1;"),
+     r"empty id in 'i' at line 3 \(header = line 1\);"),
 ])
 def test_bad_files_name_the_file_and_the_fix(tmp_path, name, content, columns, match):
     path = tmp_path / name
@@ -145,6 +145,28 @@ def test_bad_files_name_the_file_and_the_fix(tmp_path, name, content, columns, m
     with pytest.raises(DataError, match=match) as info:
         read_file(path, **columns, id_prefix="r")
     assert str(path) in str(info.value)
+
+
+def test_rows_are_named_by_the_line_or_row_a_person_finds_them_at(tmp_path):
+    text = 'id,text,label\nk1,"two\nlines",a\n\nk2,,b\nk3,  ,a\n'  # a text on two lines, then a blank line
+    path = tmp_path / "lines.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=r"no text in text at lines 5, 6 \(header = line 1; ids k2, k3\)"):
+        read_file(path, ["text"], "label", "id", "r")
+    assert [line.split(",")[0] for line in text.splitlines()[4:6]] == ["k2", "k3"]  # as an editor shows it
+    path = tmp_path / "lines.jsonl"
+    path.write_text('{"t": "x"}\n\n{"t": " "}\n')
+    with pytest.raises(DataError, match=r"no text in t at line 3 \(first line = line 1; id r-1\)"):
+        read_file(path, ["t"], None, None, "r")
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame({"t": ["x", "", "y", " "], "c": ["a", "b", "", ""]}).to_parquet(path)
+    with pytest.raises(DataError, match=r"no text in t at rows 2, 4 \(first row = row 1; ids r-1, r-3\)"):
+        read_file(path, ["t"], "c", None, "r")
+    path = tmp_path / "quoted-empty.csv"  # a line of "" is a row to pandas but looks blank: count rows instead
+    path.write_text('a,b\nx,y\n""\nz,\n')
+    with pytest.raises(DataError, match=r"no text in b at rows 2, 3 \(first row after the header = row 1; "
+                                        r"ids r-1, r-2\)"):
+        read_file(path, ["b"], None, None, "r")
 
 
 def test_a_missing_file_is_named(tmp_path):
@@ -204,7 +226,7 @@ def test_read_hub_errors(saved_news, offline_datasets, tmp_path):
         features=offline_datasets.Features({"text": offline_datasets.Value("string"),
                                             "label": offline_datasets.ClassLabel(names=["neg", "pos"])}))
     unlabeled.save_to_disk(tmp_path / "single")  # one Dataset, not a dict: used whatever the split
-    with pytest.raises(DataError, match=r"no label in 'label' at rows 1;"):
+    with pytest.raises(DataError, match=r"no label in 'label' at row 2 \(first row = row 1; id s-1\);"):
         read_hub(str(tmp_path / "single"), None, "train", ["text"], "label", None, "s")
     pool = read_hub(str(tmp_path / "single"), None, "any", ["text"], None, None, "s")
     assert pool["text"].tolist() == ["x", "y", "z"] and pool["id"].tolist() == ["s-0", "s-1", "s-2"]

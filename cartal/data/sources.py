@@ -9,11 +9,13 @@ naming the file, the rows and the fix, rather than deep inside a training run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from cartal.data.datasets import Dataset
+from cartal.data.places import Places, counted, csv_lines, jsonl_lines
 from cartal.data.validate import check_labels, validate_frame
 from cartal.errors import DataError, listing
 
@@ -30,7 +32,8 @@ def read_file(path: str | Path, text_columns: list[str], label_column: str | Non
     string, or ``f"{id_prefix}-{row}"`` with the 0-based row number in the file, so
     the same file always gives the same ids. The label is ``label_column`` as a
     string, or None everywhere when ``label_column`` is None (an unlabeled pool).
-    Every problem raises :class:`DataError` naming the file, the rows and the fix.
+    Every problem raises :class:`DataError` naming the file, the rows (by their line in a CSV,
+    TSV or JSON Lines file, by row counting from 1 in Parquet), their ids and the fix.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -40,20 +43,23 @@ def read_file(path: str | Path, text_columns: list[str], label_column: str | Non
     if not path.is_file():
         raise DataError(f"{path} not found: check the path (relative paths start at {Path.cwd()})")
     try:
-        raw = _read_raw(path, suffix)
+        raw, places = _read_raw(path, suffix)
     except Exception as exc:  # a parser's error is about the file, whatever its type
         raise DataError(f"{path}: could not read it as {suffix[1:]} ({type(exc).__name__}: {exc}); "
                         f"check that the file is complete and really is {suffix[1:]}") from exc
     _require_columns(str(path), list(raw.columns), text_columns, label_column, id_column)
-    return _to_frame(raw, str(path), text_columns, label_column, id_column, id_prefix)
+    return _to_frame(raw, str(path), text_columns, label_column, id_column, id_prefix, places)
 
 
-def _read_raw(path: Path, suffix: str) -> pd.DataFrame:
+def _read_raw(path: Path, suffix: str) -> tuple[pd.DataFrame, Callable[[], Places]]:
+    """The file's columns, and where a person finds its rows (worked out only for an error message)."""
     if suffix in (".csv", ".tsv"):
+        sep = "," if suffix == ".csv" else "\t"
         # strings throughout: ids like "007" and labels like "1" or "NA" must not become numbers or NaN
-        return pd.read_csv(path, sep="," if suffix == ".csv" else "\t", dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        return frame, lambda: csv_lines(path, sep, len(frame))
     if suffix == ".jsonl":
-        records = []
+        records, numbers = [], []
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
@@ -61,9 +67,12 @@ def _read_raw(path: Path, suffix: str) -> pd.DataFrame:
                     if not isinstance(record, dict):
                         raise ValueError(f"line {number} is not a JSON object")
                     records.append(record)
-        return pd.DataFrame(records, dtype=object)  # object: no int-to-float surprises from missing values
+                    numbers.append(number)
+        # object: no int-to-float surprises from missing values
+        return pd.DataFrame(records, dtype=object), lambda: jsonl_lines(numbers)
     # pyarrow's own types keep integer columns with nulls integers, so 7 reads as "7", not "7.0"
-    return pd.read_parquet(path, dtype_backend="pyarrow")
+    frame = pd.read_parquet(path, dtype_backend="pyarrow")
+    return frame, lambda: counted(len(frame))
 
 
 def read_hub(name: str, config: str | None, split: str, text_columns: list[str], label_column: str | None = None,
@@ -109,7 +118,7 @@ def frame_from_hf(part, source: str, text_columns: list[str], label_column: str 
     if names:  # -1 (or anything out of range) means no label and is reported as missing
         frame[label_column] = [names[c] if c is not None and 0 <= c < len(names) else None
                                for c in part[label_column]]
-    return _to_frame(frame, source, text_columns, label_column, id_column, id_prefix)
+    return _to_frame(frame, source, text_columns, label_column, id_column, id_prefix, lambda: counted(len(frame)))
 
 
 def _raise_if_split_missing(name: str, config: str | None, split: str) -> None:
@@ -137,8 +146,8 @@ def _require_columns(source: str, found: list, text_columns: list[str], label_co
 
 
 def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_column: str | None,
-              id_column: str | None, id_prefix: str) -> pd.DataFrame:
-    """Join, name and check the columns; row numbers in messages are 0-based, as in the ids."""
+              id_column: str | None, id_prefix: str, places: Callable[[], Places]) -> pd.DataFrame:
+    """Join, name and check the columns; an error names the rows as ``places()`` finds them, and their ids."""
     if len(raw) == 0:
         raise DataError(f"{source}: no rows (only a header, or nothing); a dataset needs at least one row")
     text = joined_text(raw, text_columns)
@@ -147,18 +156,19 @@ def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_col
         ids = _strings(raw[id_column])
         empty = [r for r, i in zip(rows, ids) if not i]
         if empty:
-            raise DataError(f"{source}: empty id in '{id_column}' at rows {listing(empty)}; "
+            raise DataError(f"{source}: empty id in '{id_column}' at {places().at(empty)}; "
                             "fill them in or leave out id_column to number the rows")
-        duplicated = pd.Series(ids).duplicated(keep=False)
-        if duplicated.any():
-            repeated = pd.unique(pd.Series(ids)[duplicated])
-            raise DataError(f"{source}: duplicate ids in '{id_column}': {listing(repeated)} "
-                            f"(rows {listing(rows[duplicated.to_numpy()])}); ids must be unique")
+        duplicated = pd.Series(ids)[pd.Series(ids).duplicated(keep=False)]
+        if len(duplicated):
+            where = places()
+            repeated = (f"{i} ({where.of(group.index)})" for i, group in duplicated.groupby(duplicated, sort=False))
+            raise DataError(f"{source}: duplicate ids in '{id_column}' ({where.first}): {listing(repeated)}; "
+                            "ids must be unique")
     else:
         ids = [f"{id_prefix}-{r}" for r in rows]
     no_text = [r for r, t in zip(rows, text) if not t]
     if no_text:
-        raise DataError(f"{source}: no text in {', '.join(text_columns)} at rows {listing(no_text)}; "
+        raise DataError(f"{source}: no text in {', '.join(text_columns)} at {places().at(no_text, _of(ids, no_text))}; "
                         "fill in the text or drop those rows")
     if label_column is None:
         # an unlabeled pool: validate_frame insists on labels, so check it with a stand-in and put None back
@@ -167,9 +177,13 @@ def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_col
     labels = _strings(raw[label_column])
     unlabeled = [r for r, label in zip(rows, labels) if not label]
     if unlabeled:
-        raise DataError(f"{source}: no label in '{label_column}' at rows {listing(unlabeled)}; label those rows, "
-                        "drop them, or read the file without label_column as an unlabeled pool")
+        raise DataError(f"{source}: no label in '{label_column}' at {places().at(unlabeled, _of(ids, unlabeled))}; "
+                        "label those rows, drop them, or read the file without label_column as an unlabeled pool")
     return validate_frame(pd.DataFrame({"id": ids, "text": text, "label": labels}), source)
+
+
+def _of(ids: list[str], rows: list[int]) -> list[str]:
+    return [ids[r] for r in rows]
 
 
 def joined_text(raw: pd.DataFrame, text_columns) -> list[str]:

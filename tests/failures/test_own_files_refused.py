@@ -35,5 +35,5 @@ def test_a_missing_text_column(project, own_files):
 def test_an_empty_text(project, own_files):
     own_files.assign(text=lambda f: f["text"].mask(f.index == 7, "  ")).to_csv(project / "data/raw/train.csv",
                                                                                index=False)
-    refused(project, ["dvc", "repro"], "data/raw/train.csv: no text in text at rows 7; fill in the text or drop "
-                                       "those rows")
+    refused(project, ["dvc", "repro"], "data/raw/train.csv: no text in text at line 9 (header = line 1; id "
+                                       "train-7); fill in the text or drop those rows")
