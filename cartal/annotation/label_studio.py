@@ -168,6 +168,12 @@ def labels_from_export(export: list[dict], source: str, labels: list[str] | None
     return frame.sort_values("id", kind="stable").reset_index(drop=True)
 
 
+def suggestions_from_tasks(tasks: list[dict]) -> dict[str, str]:
+    """The model's suggestion per id in tasks written by :func:`tasks_from_batch`: its prediction's choice."""
+    return {str(task["data"]["id"]): str(choice) for task in tasks
+            for prediction in task["predictions"][:1] for choice in _choices(prediction)[:1]}
+
+
 def _task_name(task: Mapping, position: int) -> str:
     """A task's name for an error: Label Studio's task id, or its position in the export."""
     return f"task {task['id']}" if task.get("id") is not None else f"#{position}"
