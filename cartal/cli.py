@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from cartal.errors import CartalError, LabelsPendingError, ParamsError, ProjectError
+from cartal.errors import LABELS_PENDING_EXIT, CartalError, LabelsPendingError, ParamsError, ProjectError
 from cartal.profiling import stage_profile
 
 app = typer.Typer(
@@ -39,7 +39,7 @@ def _friendly(command):
             return command(*args, **kwargs)
         except LabelsPendingError as exc:  # not a failure, but the pipeline must stop here
             typer.secho(f"waiting for labels: {exc}", fg=typer.colors.YELLOW, err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(LABELS_PENDING_EXIT) from None
         except CartalError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
@@ -269,31 +269,100 @@ def ablate(
 @app.command()
 @_friendly
 def status(params: Path = PARAMS, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")):
-    """Where the run stands: rounds done, labeled and pool sizes, a batch waiting for labels, the latest accuracy."""
+    """Where the pipeline that params.yaml declares stands: rounds evaluated, labeled and pool sizes, a batch
+    waiting for labels, the latest accuracy; results an earlier run left are named as out of date."""
     import json
 
-    state = _stage("status").status(_params(params))
+    state = _run_state(params)
     if as_json:
         typer.echo(json.dumps(state, indent=2))
         return
-    typer.echo(f"{state['dataset']}, strategy {state['strategy']}, oracle {state['oracle']}: "
-               f"{state['rounds_evaluated']} of {state['rounds'] + 1} rounds evaluated")
+    for line, colour in _describe(state):
+        typer.secho(line, fg=colour)
+
+
+def _run_state(params: Path) -> dict:
+    """stages/status.py's account of the run, with only the results of the pipeline as declared now."""
+    loaded = _params(params)
+    try:
+        from cartal.experiments.workspace import pipeline_state
+
+        current = pipeline_state(params.resolve().parent).current
+    except Exception as exc:  # not a DVC repository, or DVC cannot read it: say so, and count the files
+        logging.getLogger(__name__).warning("DVC could not tell which results are current (%s); "
+                                            "every file on disk is counted", exc)
+        current = lambda stage: True  # noqa: E731
+    return _stage("status").status(loaded, current)
+
+
+def _describe(state: dict) -> list[tuple[str, str | None]]:
+    """`cartal status` in words: (line, colour) pairs."""
+    done, rerun = state["rounds_evaluated"], "`cartal repro`" if state["oracle"] == "human" else "`dvc repro`"
+    lines = [(f"{state['dataset']}, strategy {state['strategy']}, oracle {state['oracle']}: "
+              f"{done} of {state['rounds'] + 1} rounds evaluated", None)]
     latest = state["latest"]
     if latest is None:
-        typer.echo("nothing has run yet: `dvc repro` starts the experiment")
-        return
-    pool = "?" if latest["pool"] is None else latest["pool"]
-    typer.echo(f"round {latest['round']}: {latest['labeled']} labeled, {pool} in the pool, "
-               f"{state['skipped']} skipped on purpose so far")
+        lines.append((f"nothing of this pipeline has run yet: {rerun} starts it", None))
+    else:
+        pool = "?" if latest["pool"] is None else latest["pool"]
+        lines.append((f"round {latest['round']}: {latest['labeled']} labeled, {pool} in the pool, "
+                      f"{state['skipped']} skipped on purpose so far", None))
     scored = state["latest_evaluated"]
     if scored:
-        typer.echo(f"latest test accuracy {scored['accuracy']:.4f}, macro-F1 {scored['macro_f1']:.4f} "
-                   f"(round {scored['round']}, {scored['labeled']} labeled)")
+        lines.append((f"latest test accuracy {scored['accuracy']:.4f}, macro-F1 {scored['macro_f1']:.4f} "
+                      f"(round {scored['round']}, {scored['labeled']} labeled)", None))
+    stale = state["out_of_date_rounds"]
+    if stale:
+        which = f"round {stale[0]}" if len(stale) == 1 else f"rounds {_spans(stale)}"
+        lines.append((f"{which}: files of an earlier run, out of date for params.yaml and the inputs as they are "
+                      f"now (not counted above); {rerun} recomputes them", None))
     waiting = state["waiting"]
     if waiting:
-        typer.secho(f"waiting for labels: {waiting['size']} instances in {waiting['folder']}/batch.csv "
-                    f"(or its Label Studio export as {waiting['folder']}/export.json); then `dvc repro`",
-                    fg=typer.colors.YELLOW)
+        batch = f"{waiting['folder']}/batch.csv"
+        if waiting["answered"] == waiting["size"]:
+            lines.append((f"round {waiting['round']}'s batch is answered in {batch}: `cartal repro` goes on", None))
+        else:
+            given = "" if waiting["answered"] is None else f", {waiting['answered']} answered so far"
+            lines.append((f"waiting for labels: {waiting['size']} instances in {batch}{given} (or its Label Studio "
+                          f"export as {waiting['folder']}/export.json); then `cartal repro`", typer.colors.YELLOW))
+    elif state["finished"]:
+        lines.append(("finished: metrics/summary.json, metrics/curve.png, metrics/data_maps.png; "
+                      "`cartal compare` sets it beside other experiments", None))
+    elif latest is not None:
+        lines.append((f"not finished: {rerun} runs what is left", None))
+    return lines
+
+
+def _spans(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1 to 3, 5"."""
+    spans, start = [], numbers[0]
+    for previous, number in zip(numbers, [*numbers[1:], None]):
+        if number != previous + 1:
+            spans.append(str(start) if start == previous else f"{start} to {previous}")
+            start = number
+    return ", ".join(spans)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def repro(ctx: typer.Context, params: Path = PARAMS):
+    """`dvc repro` (its options pass through: `cartal repro -f`, `cartal repro rounds/2/dvc.yaml`), then where the
+    run stands, last: the summary when it finished; when a batch waits for labels, which file to fill, exit code 3
+    (DVC alone reports that wait as a failed stage, exit 255)."""
+    from cartal.experiments.workspace import repro as dvc_repro
+
+    code, waiting = dvc_repro(list(ctx.args))
+    if code and not waiting:
+        raise typer.Exit(code)
+    try:
+        state = _run_state(params)
+    except CartalError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo("")
+    for line, colour in _describe(state):
+        typer.secho(line, fg=colour)
+    if waiting:
+        raise typer.Exit(LABELS_PENDING_EXIT)
 
 
 @app.command("strategies")

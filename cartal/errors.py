@@ -29,6 +29,11 @@ class LabelsPendingError(CartalError):
     """A human round's batch waits for its labels: not a failure, the pipeline stops until they are given."""
 
 
+#: the exit code of a stage (and of `cartal repro`) that stops because a batch waits for labels: not 1, so
+#: that whoever runs it can tell the wait from a failure
+LABELS_PENDING_EXIT = 3
+
+
 class ProjectError(CartalError):
     """A command that needs a cartal project (dvc.yaml, stages/) was run outside one."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,7 @@ class VectorsById:
 
     def __init__(self, path, kind: art.Kind, column: str, what: str, stage: str):
         self.path, self.what, self.stage = path, what, stage
-        table = art.read_table(path, kind)
+        table = art.read_table(path, kind, columns=["id", column])
         self.index = pd.Index(art.ids(table))
         self.matrix = art.vectors(table, column)
 
@@ -61,3 +63,21 @@ class Features(VectorsById):
 
     def __init__(self, split: str):
         super().__init__(layout.features(split), art.FEATURES, "vector", "features", "embed")
+
+
+def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
+    """annotations/round-k/: the batch ``ids`` with their texts and the model's suggestions, for a person to
+    label. select writes it when it picks the batch; merge-labels writes it again before reading the answers,
+    so that the file always holds the batch the pipeline selected, also after DVC restored select from its
+    cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch)."""
+    from cartal.annotation.batch import write_batch
+    from cartal.params import annotation_dir
+
+    ids = np.asarray(ids, dtype=object)
+    texts = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "text"]).to_pandas().set_index("id")
+    probs = VectorsById(layout.in_round(k, "outputs.parquet"), art.OUTPUTS, "probs", "model outputs",
+                        "record-dynamics").rows(ids)
+    batch = pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
+                          "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
+                          "confidence": probs.max(axis=1)})
+    return write_batch(Path(annotation_dir(k)), batch, model_version=f"round {k} ({params.strategy})", labels=labels)

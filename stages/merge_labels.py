@@ -26,6 +26,7 @@ def run(params: Params, k: int) -> None:
     if params.oracle == "human":
         from cartal.annotation.batch import read_answers
 
+        common.write_batch_to_label(params, k, selected, labels)
         answers = read_answers(Path(annotation_dir(k)), selected, labels)
         given, skipped = answers.labels, answers.skipped
     else:

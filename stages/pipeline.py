@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cartal.errors import ParamsError
 from cartal.io.artifacts import atomic_path
-from cartal.params import Params, expected_queries
+from cartal.params import Params, annotation_dir, expected_queries
 
 ROUNDS_DIR = Path("rounds")
 
@@ -97,7 +97,6 @@ _QUERY = """
       - data/rounds/{k}/model.safetensors  # MC dropout runs the model
       - data/rounds/{k}/first_epoch.parquet
       - data/features/train.parquet
-      - data/prepared/train.parquet  # the texts of a batch a person labels
     params:
       - oracle
       - strategy
@@ -115,10 +114,12 @@ _QUERY = """
     cmd: cartal merge-labels {k}
     deps:
       - stages/merge_labels.py
-      - {labels}  # {labels_note}
+      - data/prepared/train.parquet  # {texts_note}
+      - data/prepared/labels.json
       - data/rounds/{k}/labeled.parquet
       - data/rounds/{k}/pool.parquet
       - data/rounds/{k}/selected.parquet
+      - metrics/rounds/{k}.json  # evaluate first: each round's accuracy is there as soon as its model is{human}
     params:
       - oracle
     outs:  # persist: labels refused as bad leave the last good L and U in place
@@ -162,12 +163,20 @@ def round_pipelines(rounds: int, oracle: str) -> dict[Path, str]:
         previous = (f"\n      - data/rounds/{k - 1}/model.safetensors  # read only with model.warm_start" if k else "")
         text += _TRAIN.format(k=k, previous=previous)
         if query:
-            note = ("the labels you give (annotations/round-k/)" if oracle == "human" else
-                    "gold: the prepared train split's labels")
-            text += _QUERY.format(k=k, next=query.next, labels=query.labels, labels_note=note)
+            text += _QUERY.format(k=k, next=query.next, **_oracle_inputs(k, oracle))
         text += _EVALUATE.format(k=k)
         texts[round_file(k)] = text
     return texts
+
+
+def _oracle_inputs(k: int, oracle: str) -> dict[str, str]:
+    """What merge-labels@k reads besides L and U: the gold labels, or the batch a person labels and their answers."""
+    if oracle != "human":
+        return {"texts_note": "gold: the prepared train split's labels", "human": ""}
+    return {"texts_note": "the texts of the batch a person labels",
+            "human": f"""
+      - data/rounds/{k}/outputs.parquet  # the model's suggestion for each instance of the batch
+      - {annotation_dir(k)}  # the batch file and the labels you give in it"""}
 
 
 def write_round_pipelines(root: Path, rounds: int, oracle: str) -> None:

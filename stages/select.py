@@ -40,26 +40,10 @@ def run(params: Params, k: int) -> None:
         "picked_by": [selection.picked_by] * len(selection.ids),
     })
     if params.oracle == "human":
-        _write_batch_to_label(params, k, np.asarray(selection.ids, dtype=object), labels)
+        path = common.write_batch_to_label(params, k, selection.ids, labels)
+        log.info("round %d: %d instances to label in %s", k, len(selection.ids), path)
     art.write_table(table, layout.in_round(k, "selected.parquet"), art.SELECTED)
     log.info("round %d: %s picked %d of %d pool instances", k, selection.picked_by, len(selection.ids), len(pool))
-
-
-def _write_batch_to_label(params: Params, k: int, ids: np.ndarray, labels: tuple[str, ...]) -> None:
-    """annotations/round-k/: the batch with its texts and the model's guess, for a person to label."""
-    from pathlib import Path
-
-    from cartal.annotation.batch import write_batch
-    from cartal.params import annotation_dir
-
-    texts = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "text"]).to_pandas().set_index("id")
-    probs = _model_outputs(k, np.array([], dtype=object), ids, frozenset({"probs"}))["pool_probs"]
-    batch = pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
-                          "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
-                          "confidence": probs.max(axis=1)})
-    path = write_batch(Path(annotation_dir(k)), batch, model_version=f"round {k} ({params.strategy})",
-                       labels=labels)
-    log.warning("round %d: %d instances to label in %s; then run `dvc repro` again", k, len(ids), path)
 
 
 def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: frozenset[str]) -> dict:

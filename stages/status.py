@@ -1,50 +1,75 @@
-"""Not a stage: what `cartal status` reads of the stages' artifacts to say where a run stands."""
+"""Not a stage: what `cartal status` and `cartal repro` read of the stages' artifacts to say where a run stands.
+
+Only results of the pipeline that params.yaml declares count: a file that an
+earlier run left (before the oracle, a param or an input changed) is reported
+as out of date, never as a result. ``current`` says which stages hold current
+results (cartal.experiments.workspace asks DVC); without it, every file counts.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from cartal.annotation.batch import answered
 from cartal.params import Params, annotation_dir
 from stages import layout
+from stages.pipeline import round_file
 
 
-def status(params: Params) -> dict:
-    """Rounds evaluated, |L| and |U| of the latest round, a batch waiting for labels, the latest scores."""
-    rounds = []
+def stage(k: int, name: str) -> str:
+    """DVC's name of round k's stage ``name``."""
+    return f"{round_file(k).as_posix()}:{name}"
+
+
+def status(params: Params, current: Callable[[str], bool] = lambda stage: True) -> dict:
+    """Rounds evaluated, |L| and |U| of the latest round, a batch waiting for labels, the latest scores,
+    and the rounds whose files on disk are out of date."""
+    rounds, out_of_date = [], []
     for k in params.trained_rounds:
         labeled, pool = layout.in_round(k, "labeled.parquet"), layout.in_round(k, "pool.parquet")
         if not labeled.is_file():
             break
+        if not current("prepare" if k == 0 else stage(k - 1, "merge-labels")):
+            out_of_date.append(k)
+            continue
         entry = {"round": k, "labeled": _rows(labeled), "pool": _rows(pool) if pool.is_file() else None}
         skipped = layout.in_round(k, "skipped.parquet")
         entry["skipped"] = _rows(skipped) if skipped.is_file() else 0
         metrics = layout.round_metrics(k)
-        if metrics.is_file():
+        if metrics.is_file() and current(stage(k, "evaluate")):
             scores = json.loads(metrics.read_text())
             entry.update(accuracy=scores.get("accuracy"), macro_f1=scores.get("macro_f1"))
+        elif metrics.is_file():
+            out_of_date.append(k)
         rounds.append(entry)
-    waiting = None
-    if rounds and params.oracle == "human":
-        k = rounds[-1]["round"]
-        folder = Path(annotation_dir(k))
-        if k < params.rounds and (folder / "batch.csv").is_file():
-            waiting = {"round": k, "folder": str(folder), "size": _csv_rows(folder / "batch.csv")}
     evaluated = [r for r in rounds if r.get("accuracy") is not None]
     return {
         "dataset": params.dataset, "strategy": params.strategy, "oracle": params.oracle, "rounds": params.rounds,
         "rounds_with_data": len(rounds), "rounds_evaluated": len(evaluated),
         "latest": rounds[-1] if rounds else None, "latest_evaluated": evaluated[-1] if evaluated else None,
-        "skipped": sum(r["skipped"] for r in rounds), "waiting": waiting,
+        "skipped": sum(r["skipped"] for r in rounds), "waiting": _waiting(params, rounds, current),
+        "out_of_date_rounds": sorted(set(out_of_date)),
+        "finished": len(evaluated) == params.rounds + 1 and current("report"),
     }
+
+
+def _waiting(params: Params, rounds: list[dict], current: Callable[[str], bool]) -> dict | None:
+    """The batch of the latest round that the pipeline selected and that waits for a person's labels."""
+    if not rounds or params.oracle != "human":
+        return None
+    k = rounds[-1]["round"]
+    batch = Path(annotation_dir(k)) / "batch.csv"
+    if k >= params.rounds or not current(stage(k, "select")):
+        return None
+    if current(stage(k, "merge-labels")) and layout.in_round(k + 1, "labeled.parquet").is_file():
+        return None
+    return {"round": k, "folder": str(batch.parent), "size": _rows(layout.in_round(k, "selected.parquet")),
+            "answered": answered(batch.parent)}
 
 
 def _rows(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
-
-
-def _csv_rows(path: Path) -> int:
-    with path.open() as handle:
-        return max(sum(1 for _ in handle) - 1, 0)

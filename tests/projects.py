@@ -42,6 +42,11 @@ def stages_skipped(output: str) -> set[str]:
     return _short_names(re.findall(r"Stage '([^']+)' didn't change, skipping", output))
 
 
+def stages_restored(output: str) -> set[str]:
+    """The stages DVC took from its run cache without running them, named as in :func:`stages_run`."""
+    return _short_names(re.findall(r"Stage '([^']+)' is cached - skipping run", output))
+
+
 def _short_names(names: list[str]) -> set[str]:
     return {re.sub(r"^rounds/(\d+)/dvc\.yaml:(.+)$", r"\2@\1", name) for name in names}
 
@@ -75,18 +80,26 @@ def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: d
     return repo
 
 
-def new_human_project(repo: Path, shared_data: Path, batch_size: int, epochs: int) -> Path:
+def new_human_project(repo: Path, shared_data: Path, batch_size: int, epochs: int, rounds: int = 1,
+                      **top_level) -> Path:
     """A project on the user's own files, oracle human: AG News' first 40 test texts as the labeled seed file,
-    the next 200 as an unlabeled pool (no label column), 160 more as the test file; 1 query round."""
+    the next 200 as an unlabeled pool (no label column; :func:`pool_gold_labels` has them), 160 more as the
+    test file; ``rounds`` query rounds."""
     raw = repo / "data" / "raw"
     raw.mkdir(parents=True)
     news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
     news.iloc[:40].to_csv(raw / "seed.csv", index=False)  # labeled: L0
     news.iloc[40:240].drop(columns=["Class Index"]).to_json(raw / "pool.jsonl", orient="records", lines=True)
     news.iloc[240:400].to_parquet(raw / "test.parquet")
-    return new_project(repo, shared_data, rounds=1, epochs=epochs, dataset="files", oracle="human",
-                       batch_size=batch_size,
+    return new_project(repo, shared_data, rounds=rounds, epochs=epochs, dataset="files", oracle="human",
+                       batch_size=batch_size, **top_level,
                        data={"files": {"seed": "data/raw/seed.csv", "pool": "data/raw/pool.jsonl",
                                        "test": "data/raw/test.parquet", "train": None},
                              "text_columns": ["Title", "Description"], "label_column": "Class Index",
                              "labels": ["1", "2", "3", "4"], "max_train": None, "max_test": None})
+
+
+def pool_gold_labels(shared_data: Path) -> dict[str, str]:
+    """The labels of :func:`new_human_project`'s pool, by id: what a careful annotator would type."""
+    news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
+    return {f"pool-{i}": str(label) for i, label in enumerate(news["Class Index"].iloc[40:240])}

@@ -32,9 +32,9 @@ def waiting(project):
 
 def test_the_pipeline_stops_and_says_which_file_to_fill(waiting):
     repo, first = waiting
-    assert first.returncode != 0
+    assert first.returncode != 0  # plain `dvc repro` reports the wait as a failed stage: cartal repro reads it
     assert f"waiting for labels: {BATCH} instances wait for labels in {FOLDER}/" in first.stderr
-    assert "then run `dvc repro` again" in first.stderr
+    assert "then run `cartal repro` again" in first.stderr
     batch = pd.read_csv(repo / FOLDER / "batch.csv", dtype=str, keep_default_na=False)
     selected = art.read_table(repo / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
     assert sorted(batch["id"]) == sorted(selected["id"]) and batch["id"].str.startswith("pool-").all()
@@ -72,7 +72,7 @@ def test_labels_given_the_run_goes_on_and_records_the_skip(waiting):
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda b: b.assign(label=["2"] * (BATCH - 1) + ["Sports"], skip=[""] * BATCH), "unknown labels: "),
-    (lambda b: b.iloc[1:].assign(label="2", skip=""), "ids with no label (label them, or write yes under skip"),
+    (lambda b: b.iloc[1:].assign(label="2", skip=""), "rows missing from the file (deleted?), ids "),
     (lambda b: pd.concat([b.assign(label="2", skip=""), b.iloc[[1]].assign(label="3", skip="")]),
      "ids labeled twice with different labels: "),
     (lambda b: pd.concat([b.assign(label="2", skip=""), b.iloc[[1]].assign(id="pool-99999", label="2", skip="")]),
