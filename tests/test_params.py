@@ -126,3 +126,19 @@ def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
     (tmp_path / "other.yaml").write_text("seed: 1\n")
     with pytest.raises(ParamsError, match="no top-level 'rounds'"):
         set_rounds(tmp_path / "other.yaml", 3)
+
+
+@pytest.mark.parametrize("override", ["strategy=random", "data.max_train=300", "model.hidden_dim=128"])
+def test_dvc_exp_run_set_param_changes_only_the_line_it_sets(tmp_path, override):
+    """`dvc exp run -S` rewrites params.yaml through ruamel (DVC's apply_overrides): params.yaml is written as
+    ruamel writes it (an empty value, not `null`), so that an experiment's diff is the one line it sets."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    apply_overrides(path, [override])
+    before, after = (ROOT / "params.yaml").read_text().splitlines(), path.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after) if old != new]
+    assert len(before) == len(after) and len(changed) == 1
+    key, value = override.rsplit(".", 1)[-1].split("=")
+    assert changed[0][1].split("#")[0].split() == [f"{key}:", value]
