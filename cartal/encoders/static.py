@@ -18,7 +18,7 @@ come from; the transformer's own tokenizer, without special tokens, for
 ``input-embeddings``. A token is looked up as written, then lower-cased; a
 token with neither has no vector and adds nothing. A text none of whose first
 ``max_tokens`` tokens has a vector gets the zero vector; the caller is told how
-many did.
+many did, and which texts had more tokens than that.
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ class WordVectors:
 
 @dataclass(frozen=True)
 class Pooled:
-    """Pooled vectors of texts and how many of them had no token with a vector (zero rows)."""
+    """Pooled vectors of texts, how many of them had no token with a vector (zero rows), and which had more
+    than ``max_tokens`` tokens (the rest was left out)."""
 
     vectors: np.ndarray
     without_vector: int
+    truncated: np.ndarray
 
 
 def pool(texts: list[str], vectors: WordVectors, max_tokens: int, pooling: str = "sum") -> Pooled:
@@ -65,7 +67,9 @@ def pool(texts: list[str], vectors: WordVectors, max_tokens: int, pooling: str =
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     out = np.zeros((len(texts), vectors.dim), dtype=np.float32)
     empty = 0
+    truncated = np.zeros(len(texts), dtype=bool)
     for i, tokens in enumerate(vectors.tokenize(texts)):
+        truncated[i] = len(tokens) > max_tokens
         found = vectors.lookup(tokens[:max_tokens])
         if not len(found):
             empty += 1
@@ -73,7 +77,7 @@ def pool(texts: list[str], vectors: WordVectors, max_tokens: int, pooling: str =
         # summed in float64 so that the result does not depend on the order numpy adds in
         total = found.sum(axis=0, dtype=np.float64)
         out[i] = total / len(found) if pooling == "mean" else total
-    return Pooled(out, empty)
+    return Pooled(out, empty, truncated)
 
 
 def load(source: str, transformer: str | None = None) -> WordVectors:

