@@ -22,6 +22,18 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def feature_cache(tmp_path_factory) -> Path:
+    """The tests' own feature cache, empty at the start of the session: a test never reads the user's cache,
+    and the stage commands of the tests' projects inherit it through the environment."""
+    from cartal.encoders import cache
+
+    folder = tmp_path_factory.mktemp("feature-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(cache.ENV, str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
 def warm_workers():
     """Stage commands in the tests' projects use warm workers of the tests' own (cartal.warm); stop them after."""
     from cartal import warm

