@@ -7,6 +7,7 @@ the real encoder and the real stages; only the sizes are small.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,9 @@ def project(tmp_path_factory, shared_data) -> Path:
                        seed_size=SEED_SIZE, batch_size=BATCH, strategy="cartography")
     first = run(["dvc", "repro"], repo)
     assert stages_run(first.stdout) >= STRATEGY_STAGES | UNCHANGED_STAGES
+    # progress into a pipe, through the warm workers: whole lines (cartal.progress), no bar redrawn with "\r"
+    assert "\r" not in first.stdout + first.stderr
+    assert re.search(r"^embedding train \(300 texts\): 100% \d+/\d+ ", first.stderr, re.MULTILINE)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "first run"], repo)
     return repo

@@ -65,7 +65,8 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
     its own rather than picked automatically: the same params give the same features.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from cartal.progress import meter
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DataError(f"encoder.device is {device!r} but torch sees no CUDA device here; set encoder.device: cpu")
@@ -77,7 +78,7 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
     out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
     starts = range(0, len(texts), batch_size)
     with torch.inference_mode():
-        for start in tqdm(starts, desc=desc, unit="batch", disable=not progress):
+        for start in meter(starts, desc=desc, unit="batch", enabled=progress):
             index = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
                               max_length=max_length, return_tensors="pt").to(device)

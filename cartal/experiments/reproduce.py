@@ -74,14 +74,14 @@ def _progress_bar(total: int | None, enabled: bool, desc: str = "experiments", u
     """An ``on_progress(done, total)`` that draws a bar; ``total`` None: the first call tells it."""
     if not enabled:
         return None
-    from tqdm import tqdm
+    from cartal.progress import meter
 
     bar = None
 
     def update(done: int, of: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total or of, desc=desc, unit=unit)
+            bar = meter(total=total or of, desc=desc, unit=unit)
         bar.update(done - bar.n)
         if done == bar.total:
             bar.close()

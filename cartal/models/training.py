@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from cartal.models.optim import AdamW
+from cartal.progress import meter
 from cartal.seeding import derive_seed
 
 
@@ -53,7 +53,7 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     module.train()
     with _torch_threads(threads), torch.random.fork_rng():
         torch.manual_seed(derive_seed(seed, "dropout"))
-        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
+        for epoch in meter(range(epochs), desc=desc, unit="epoch", enabled=progress):
             permutation = torch.randperm(n, generator=order) if shuffle else torch.arange(n)
             for start in range(0, n, batch_size):
                 index = permutation[start:start + batch_size]
