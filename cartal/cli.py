@@ -75,7 +75,7 @@ STAGES = (
     ("check-params", "check_params", False,
      "Check every param (types, ranges, strategy, round files) before any other stage runs."),
     ("prepare", "prepare", False, "Load and validate the dataset; write the prepared splits, the label set, L0 and U0."),
-    ("embed", "embed", False, "Embed the prepared texts with the frozen encoder (cached per dataset and encoder)."),
+    ("embed", "embed", False, "Embed the prepared texts with the frozen encoder (each text once per encoder: a per-user feature cache)."),
     ("train-seed", "train_seed", True, "Train a fresh seeded classifier on L_k, recording per-epoch probabilities."),
     ("record-dynamics", "record_dynamics", True,
      "Write round k's tidy training dynamics and the model's hidden layer for L and U."),
@@ -326,7 +326,10 @@ def _describe(state: dict) -> list[tuple[str, str | None]]:
             lines.append((f"waiting for labels: {waiting['size']} instances in {batch}{given} (or its Label Studio "
                           f"export as {waiting['folder']}/export.json); then `cartal repro`", typer.colors.YELLOW))
     elif state["finished"]:
-        lines.append(("finished: metrics/summary.json, metrics/curve.png, metrics/data_maps.png; "
+        summary = state["summary"]
+        scores = ("" if summary is None else f"final test accuracy {summary['final_accuracy']:.4f} with "
+                  f"{summary['final_labeled']} labeled, area under the learning curve {summary['aulc_accuracy']:.4f}; ")
+        lines.append((f"finished: {scores}metrics/summary.json, metrics/curve.png, metrics/data_maps.png; "
                       "`cartal compare` sets it beside other experiments", None))
     elif latest is not None:
         lines.append((f"not finished: {rerun} runs what is left", None))
@@ -341,6 +344,27 @@ def _spans(numbers: list[int]) -> str:
             spans.append(str(start) if start == previous else f"{start} to {previous}")
             start = number
     return ", ".join(spans)
+
+
+@app.command()
+@_friendly
+def compare(params: Path = PARAMS, as_csv: bool = typer.Option(False, "--csv", help="Print it as CSV.")):
+    """The experiments of this commit side by side (the workspace, the commit, `dvc exp show`'s experiments):
+    the params that differ between them, final accuracy and macro-F1, labeled-set size and the area under the
+    learning curve. `dvc plots diff A B` draws their learning curves."""
+    from cartal.experiments.compare import comparison
+
+    table = comparison(params.resolve().parent)
+    if as_csv:
+        typer.echo(table.to_csv(index=False), nl=False)
+        return
+    shown = table.astype(object).where(table.notna(), "-")
+    for name in ("final_accuracy", "final_macro_f1", "aulc_accuracy"):
+        shown[name] = [v if v == "-" else f"{v:.4f}" for v in shown[name]]
+    shown["final_labeled"] = [v if v == "-" else f"{v:.0f}" for v in shown["final_labeled"]]
+    typer.echo(shown.to_string(index=False))
+    if (table["final_accuracy"].isna()).any():
+        typer.echo("(- : no results in that commit or experiment)")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -21,4 +21,5 @@ def run(params: Params, k: int) -> None:
     scores = classification_metrics(common.targets(test["label"], labels), probs, len(labels))
     labeled = len(common.labeled_set(k, labels))
     art.write_json({"round": k, "labeled": labeled, **scores}, layout.round_metrics(k))
-    log.info("round %d: %d labeled, test accuracy %.4f, macro-F1 %.4f", k, labeled, scores["accuracy"], scores["macro_f1"])
+    log.info("round %d of %d: %d labeled, test accuracy %.4f, macro-F1 %.4f", k, params.rounds, labeled,
+             scores["accuracy"], scores["macro_f1"])

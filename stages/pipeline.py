@@ -142,7 +142,7 @@ _EVALUATE = """
     params:
       - seed
       - model.eval_dropout
-    metrics:
+    outs:  # not DVC metrics: `dvc exp show` and `dvc metrics diff` compare metrics/summary.json, not every round
       - metrics/rounds/{k}.json:
           cache: false
 """

@@ -6,6 +6,8 @@ so shrinking `rounds` leaves no stale round in the report.
 
 from __future__ import annotations
 
+import logging
+
 from cartal import report
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
@@ -13,6 +15,7 @@ from cartal.params import Params
 from cartal.plots import plot_data_maps, plot_learning_curve
 from stages import layout
 
+log = logging.getLogger(__name__)
 
 def run(params: Params) -> None:
     rounds = params.trained_rounds
@@ -33,3 +36,7 @@ def run(params: Params) -> None:
     ends = dict.fromkeys((rounds[0], rounds[-1]))
     plot_data_maps({f"round {k}": maps[k] for k in ends}, layout.DATA_MAPS_PNG,
                    title=f"{params.dataset}: {params.strategy}, seed {params.seed}: data maps of L", thresholds=params.map)
+    log.info("%s, %s, seed %d: final test accuracy %.4f with %d labeled, area under the learning curve %.4f; "
+             "figures in %s and %s, the curve in %s", params.dataset, params.strategy, params.seed,
+             summary["final_accuracy"], summary["final_labeled"], summary["aulc_accuracy"], layout.CURVE_PNG,
+             layout.DATA_MAPS_PNG, layout.CURVE_CSV)

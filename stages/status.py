@@ -54,7 +54,17 @@ def status(params: Params, current: Callable[[str], bool] = lambda stage: True) 
         "skipped": sum(r["skipped"] for r in rounds), "waiting": _waiting(params, rounds, current),
         "out_of_date_rounds": sorted(set(out_of_date)),
         "finished": len(evaluated) == params.rounds + 1 and current("report"),
+        "summary": _summary() if current("report") else None,
     }
+
+
+def _summary() -> dict | None:
+    """The final accuracy and area under the learning curve that report wrote."""
+    try:
+        summary = json.loads(layout.SUMMARY.read_text())
+        return {key: summary[key] for key in ("final_accuracy", "final_labeled", "aulc_accuracy")}
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _waiting(params: Params, rounds: list[dict], current: Callable[[str], bool]) -> dict | None:
