@@ -92,7 +92,7 @@ def test_changed_and_reverted_answers_keep_every_label_and_the_selected_batch(pr
     assert answers(repo, 1) == round1 and selected(repo, 1) == set(round1)
     labeled = art.read_table(repo / "data/rounds/2/labeled.parquet", art.LABELED).to_pandas().set_index("id")
     assert labeled.loc[list(round0 | round1), "label"].to_dict() == round0 | round1  # every label arrived
-    assert lines[-1].startswith("finished: metrics/summary.json")
+    assert lines[-1].startswith("finished: final test accuracy 0.") and "metrics/curve.png" in lines[-1]
     assert run(["cartal", "status"], repo).stdout.splitlines()[0].endswith("3 of 3 rounds evaluated")
 
 
