@@ -32,7 +32,9 @@ def project(tmp_path_factory, shared_data) -> Path:
     """A fresh cartal project (a copy of this repo's pipeline) after its first `dvc repro`."""
     repo = new_project(tmp_path_factory.mktemp("project"), shared_data, ROUNDS, EPOCHS,
                        seed_size=SEED_SIZE, batch_size=BATCH, strategy="cartography")
-    first = run(["dvc", "repro"], repo)
+    with pytest.MonkeyPatch.context() as env:  # a cache of its own, so that the texts are embedded here
+        env.setenv("CARTAL_FEATURE_CACHE", str(tmp_path_factory.mktemp("feature-cache")))
+        first = run(["dvc", "repro"], repo)
     assert stages_run(first.stdout) >= STRATEGY_STAGES | UNCHANGED_STAGES
     # progress into a pipe, through the warm workers: whole lines (cartal.progress), no bar redrawn with "\r"
     assert "\r" not in first.stdout + first.stderr

@@ -46,7 +46,7 @@ def test_stage_paths_are_the_ones_the_stages_use(tmp_path):
     project(tmp_path, 1)
     stage = stages_of(tmp_path, 0)
     assert str(layout.in_round(0, "model.safetensors")) in stage["train-seed"]["outs"]
-    assert {str(layout.round_metrics(0)): {"cache": False}} in stage["evaluate"]["metrics"]
+    assert {str(layout.round_metrics(0)): {"cache": False}} in stage["evaluate"]["outs"]
     assert str(layout.features("train")) in stage["select"]["deps"]
 
 
