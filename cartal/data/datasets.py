@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from cartal.data import sources
+from cartal.data.frames import Dataset, by_id, frame_from_hf, joined_text
 from cartal.data.validate import validate_frame
 from cartal.errors import DataError, listing
 from cartal.params import DataParams
@@ -18,15 +19,6 @@ AGNEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")  # "Class Index" 1..
 AGNEWS_HUB_ID = "fancyzhx/ag_news"
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    train: pd.DataFrame  # id, text, label
-    test: pd.DataFrame
-    labels: tuple[str, ...]  # the class order every model uses
-    seed_ids: tuple[str, ...] | None = None  # L0 given by the user (a labeled seed file); None = drawn
-
-
 def load(name: str, params: DataParams) -> Dataset:
     if name == "bbc":
         dataset = load_bbc(params.test_size, params.split_seed)
@@ -35,8 +27,6 @@ def load(name: str, params: DataParams) -> Dataset:
     elif name == "agnews":
         dataset = load_agnews_csv(Path(params.agnews_dir)) if params.agnews_dir else load_agnews_hub()
     elif name in ("files", "hub"):
-        from cartal.data import sources
-
         dataset = sources.load_files(params) if name == "files" else sources.load_hub(params)
     else:
         raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec, agnews, files, hub")
@@ -59,7 +49,7 @@ def load_bbc(test_size: float, split_seed: int) -> Dataset:
                 rows.append((f"{topic}/{file.name[:-4]}", text, topic))
     frame = validate_frame(pd.DataFrame(rows, columns=["id", "text", "label"]), source=str(root))
     train, test = train_test_split(frame, test_size=test_size, random_state=split_seed, stratify=frame["label"])
-    return Dataset("bbc", _sorted(train), _sorted(test), tuple(sorted(frame["label"].unique())))
+    return Dataset("bbc", by_id(train), by_id(test), tuple(sorted(frame["label"].unique())))
 
 
 def load_trec_csv(folder: Path) -> Dataset:
@@ -78,8 +68,6 @@ def load_agnews_csv(folder: Path) -> Dataset:
 
 def _reference_csvs(name: str, folder: Path, labels: tuple[str, ...], text_columns: tuple[str, ...],
                     key: str) -> Dataset:
-    from cartal.data.sources import joined_text  # sources builds on this module's Dataset
-
     splits = {}
     for split in ("train", "test"):
         path = folder / f"{split}.csv"
@@ -137,8 +125,6 @@ def agnews_from_hf(dataset_dict) -> Dataset:
 
 
 def _from_hf(name: str, dataset_dict, label_column: str, labels: tuple[str, ...], hub_id: str) -> Dataset:
-    from cartal.data.sources import frame_from_hf  # sources builds on this module's Dataset
-
     splits = {}
     for split in ("train", "test"):
         # a ClassLabel carries the hub's own class order, which need not be ours: labels go by name
@@ -160,16 +146,12 @@ def subsample(dataset: Dataset, max_train: int | None, max_test: int | None, see
         both_sides_hold_every_class = min(size, len(frame) - size) >= len(counts) and counts.min() >= 2
         stratify = frame["label"] if both_sides_hold_every_class and frame["label"].notna().all() else None
         kept, _ = train_test_split(frame, train_size=size, random_state=seed, stratify=stratify)
-        return _sorted(kept)
+        return by_id(kept)
 
     test = cut(dataset.test, max_test)
     if dataset.seed_ids is None:
         return Dataset(dataset.name, cut(dataset.train, max_train), test, dataset.labels)
     is_seed = dataset.train["id"].isin(set(dataset.seed_ids))
     pool = cut(dataset.train[~is_seed], max_train)
-    train = _sorted(pd.concat([dataset.train[is_seed], pool]))
+    train = by_id(pd.concat([dataset.train[is_seed], pool]))
     return Dataset(dataset.name, train, test, dataset.labels, dataset.seed_ids)
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values("id", kind="stable").reset_index(drop=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartal.data.datasets import Dataset
+from cartal.data.frames import Dataset, by_id, frame_from_hf, require_columns, to_frame
 from cartal.data.places import Places, counted, csv_lines, jsonl_lines
-from cartal.data.validate import check_labels, validate_frame
+from cartal.data.validate import check_labels
 from cartal.errors import DataError, listing
 
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
@@ -47,8 +47,8 @@ def read_file(path: str | Path, text_columns: list[str], label_column: str | Non
     except Exception as exc:  # a parser's error is about the file, whatever its type
         raise DataError(f"{path}: could not read it as {suffix[1:]} ({type(exc).__name__}: {exc}); "
                         f"check that the file is complete and really is {suffix[1:]}") from exc
-    _require_columns(str(path), list(raw.columns), text_columns, label_column, id_column)
-    return _to_frame(raw, str(path), text_columns, label_column, id_column, id_prefix, places)
+    require_columns(str(path), list(raw.columns), text_columns, label_column, id_column)
+    return to_frame(raw, str(path), text_columns, label_column, id_column, id_prefix, places)
 
 
 def _read_raw(path: Path, suffix: str) -> tuple[pd.DataFrame, Callable[[], Places]]:
@@ -104,23 +104,6 @@ def read_hub(name: str, config: str | None, split: str, text_columns: list[str],
     return frame_from_hf(part, source, text_columns, label_column, id_column, id_prefix)
 
 
-def frame_from_hf(part, source: str, text_columns: list[str], label_column: str | None = None,
-                  id_column: str | None = None, id_prefix: str = "row",
-                  label_names: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """A loaded Hugging Face Dataset as (id, text, label), by the rules of :func:`read_file`.
-
-    Integer labels become names: a ClassLabel's own, else ``label_names`` (by position).
-    """
-    _require_columns(source, part.column_names, text_columns, label_column, id_column)
-    raw = part.select_columns(list(dict.fromkeys([*text_columns, *filter(None, [label_column, id_column])])))
-    frame = raw.to_pandas()
-    names = (getattr(part.features[label_column], "names", None) or label_names) if label_column else None
-    if names:  # -1 (or anything out of range) means no label and is reported as missing
-        frame[label_column] = [names[c] if c is not None and 0 <= c < len(names) else None
-                               for c in part[label_column]]
-    return _to_frame(frame, source, text_columns, label_column, id_column, id_prefix, lambda: counted(len(frame)))
-
-
 def _raise_if_split_missing(name: str, config: str | None, split: str) -> None:
     """After a ValueError, list the splits there are if ``split`` names one that is not among them."""
     import datasets
@@ -132,73 +115,6 @@ def _raise_if_split_missing(name: str, config: str | None, split: str) -> None:
     wanted = [part.split("[")[0].strip() for part in split.split("+")]  # "train[:10%]+test" names train, test
     if any(w not in available for w in wanted):
         raise DataError(f"{name}: no split {split!r}; available splits: {', '.join(sorted(available))}")
-
-
-def _require_columns(source: str, found: list, text_columns: list[str], label_column: str | None,
-                     id_column: str | None) -> None:
-    if not text_columns or isinstance(text_columns, str):
-        raise DataError(f"{source}: text_columns must be a non-empty list of column names, got {text_columns!r}")
-    needed = [*text_columns, *filter(None, [label_column, id_column])]
-    missing = [c for c in dict.fromkeys(needed) if c not in found]
-    if missing:
-        raise DataError(f"{source}: column(s) {', '.join(map(repr, missing))} missing "
-                        f"(found {', '.join(map(str, found))}); name columns the data has")
-
-
-def _to_frame(raw: pd.DataFrame, source: str, text_columns: list[str], label_column: str | None,
-              id_column: str | None, id_prefix: str, places: Callable[[], Places]) -> pd.DataFrame:
-    """Join, name and check the columns; an error names the rows as ``places()`` finds them, and their ids."""
-    if len(raw) == 0:
-        raise DataError(f"{source}: no rows (only a header, or nothing); a dataset needs at least one row")
-    text = joined_text(raw, text_columns)
-    rows = pd.RangeIndex(len(raw))
-    if id_column:
-        ids = _strings(raw[id_column])
-        empty = [r for r, i in zip(rows, ids) if not i]
-        if empty:
-            raise DataError(f"{source}: empty id in '{id_column}' at {places().at(empty)}; "
-                            "fill them in or leave out id_column to number the rows")
-        duplicated = pd.Series(ids)[pd.Series(ids).duplicated(keep=False)]
-        if len(duplicated):
-            where = places()
-            repeated = (f"{i} ({where.of(group.index)})" for i, group in duplicated.groupby(duplicated, sort=False))
-            raise DataError(f"{source}: duplicate ids in '{id_column}' ({where.first}): {listing(repeated)}; "
-                            "ids must be unique")
-    else:
-        ids = [f"{id_prefix}-{r}" for r in rows]
-    no_text = [r for r, t in zip(rows, text) if not t]
-    if no_text:
-        raise DataError(f"{source}: no text in {', '.join(text_columns)} at {places().at(no_text, _of(ids, no_text))}; "
-                        "fill in the text or drop those rows")
-    if label_column is None:
-        # an unlabeled pool: validate_frame insists on labels, so check it with a stand-in and put None back
-        frame = pd.DataFrame({"id": ids, "text": text, "label": "unlabeled"})
-        return validate_frame(frame, source).assign(label=None)
-    labels = _strings(raw[label_column])
-    unlabeled = [r for r, label in zip(rows, labels) if not label]
-    if unlabeled:
-        raise DataError(f"{source}: no label in '{label_column}' at {places().at(unlabeled, _of(ids, unlabeled))}; "
-                        "label those rows, drop them, or read the file without label_column as an unlabeled pool")
-    return validate_frame(pd.DataFrame({"id": ids, "text": text, "label": labels}), source)
-
-
-def _of(ids: list[str], rows: list[int]) -> list[str]:
-    return [ids[r] for r in rows]
-
-
-def joined_text(raw: pd.DataFrame, text_columns) -> list[str]:
-    """Each row's text: the ``text_columns`` in order, each stripped, empty ones dropped, joined by one space."""
-    parts = [_strings(raw[column]) for column in text_columns]
-    return [" ".join(p for p in row if p) for row in zip(*parts)]
-
-
-def _strings(column: pd.Series) -> list[str]:
-    """Each cell as a stripped string; a missing cell (None, NaN, NA) as ''."""
-    return ["" if _missing(value) else str(value).strip() for value in column]
-
-
-def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def label_set(frames, declared: list[str] | None, source: str) -> tuple[str, ...]:
@@ -245,7 +161,7 @@ def load_files(params) -> Dataset:
             raise DataError("data.files.seed goes with data.files.pool; with data.files.train, L0 is drawn from it")
         train = read_file(files.train, label_column=params.label_column, id_prefix="train", **columns)
         labels = label_set([train, test], params.labels, files.train)
-        return Dataset("files", _by_id(train), _by_id(test), labels)
+        return Dataset("files", by_id(train), by_id(test), labels)
     if files.seed is None:
         raise DataError("data.files.pool needs data.files.seed: a few labeled examples to train the first model on")
     seed = read_file(files.seed, label_column=params.label_column, id_prefix="seed", **columns)
@@ -263,7 +179,7 @@ def load_hub(params) -> Dataset:
         splits[name] = read_hub(hub.name, hub.config, split, list(params.text_columns), params.label_column,
                                 params.id_column, id_prefix=name)
     labels = label_set(list(splits.values()), params.labels, hub.name)
-    return Dataset("hub", _by_id(splits["train"]), _by_id(splits["test"]), labels)
+    return Dataset("hub", by_id(splits["train"]), by_id(splits["test"]), labels)
 
 
 def _with_seed_set(seed: pd.DataFrame, pool: pd.DataFrame, test: pd.DataFrame, declared, source: str) -> Dataset:
@@ -273,8 +189,4 @@ def _with_seed_set(seed: pd.DataFrame, pool: pd.DataFrame, test: pd.DataFrame, d
         raise DataError(f"ids in both the seed file and the pool: {listing(shared)}; an instance is either "
                         "labeled (seed) or waiting (pool): remove it from one of them")
     labels = label_set([seed, test], declared, source)
-    return Dataset("files", _by_id(train), _by_id(test), labels, seed_ids=tuple(sorted(seed["id"])))
-
-
-def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values("id", kind="stable").reset_index(drop=True)
+    return Dataset("files", by_id(train), by_id(test), labels, seed_ids=tuple(sorted(seed["id"])))
