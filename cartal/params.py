@@ -2,8 +2,8 @@
 
 params.yaml names things the way users think of them (``strategy``, ``seed``,
 ``dataset``, ``rounds``, ``batch_size``, ``seed_size``); nested groups hold the
-knobs of one component each. DVC's ``${}`` templating cannot compute ``k+1``,
-so the ``al`` block lists the rounds explicitly; ``cartal rounds N`` writes it.
+knobs of one component each. The rounds themselves are files, not parameters:
+``cartal rounds N`` sets ``rounds`` and writes rounds/0..N/dvc.yaml, one per round.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ After each stage, DVC's executor stages the stage's files in git. To leave out
 the dependencies that DVC tracks itself it asks, for each dependency, whether
 it is a DVC output, and each answer rebuilds the index of every dvc.yaml and
 dvc.lock in the project (`dvc.stage.utils._get_stage_files`; upstream
-treeverse/dvc#8809). With a pipeline of 185 stages that nearly doubled the time
-of an experiment: 430 s against 229 s for `dvc repro`, and 254 s with the lookup
-below (bench/results.md, section 2b).
+treeverse/dvc#8809). With a pipeline of 185 stages that nearly doubles the time
+of an experiment; bench/results.md, section 2b, has the figures with and without
+the lookup below.
 
 The pipeline does not change while an experiment runs, so the set of outputs it
 declares is read once per executor and the same question is answered from it.

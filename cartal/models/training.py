@@ -38,7 +38,8 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     ``threads``: torch's CPU threads while training (None = leave torch's
     setting). One is as fast for mini-batches of 16 through this small MLP,
     and several slow training down many times over once anything else wants
-    the cores (queue workers, Arrow's thread pool): bench/results.md.
+    the cores (queue workers, Arrow's thread pool); bench/results.md, section 1,
+    has what one thread takes (bench/floor.py).
     """
     if record_from not in ("training", "evaluation"):
         raise ValueError(f"record_from must be 'training' or 'evaluation', got {record_from!r}")
