@@ -48,8 +48,10 @@ def main() -> None:
     cached, cached_s = timed_embed(texts)
 
     diff = np.abs(mixed - fresh)
-    print(f"{len(texts)} texts: fresh {fresh_s:.1f} s; half from the cache {mixed_s:.1f} s; all from it {cached_s:.1f} s")
-    print(f"half from the cache vs fresh: max |difference| {diff.max():.2e} (largest |value| {np.abs(fresh).max():.2f}), "
+    print(f"{len(texts)} texts: fresh {fresh_s:.1f} s; half from the cache {mixed_s:.1f} s; "
+          f"all from it {cached_s:.1f} s")
+    print(f"half from the cache vs fresh: max |difference| {diff.max():.2e} "
+          f"(largest |value| {np.abs(fresh).max():.2f}), "
           f"{int((diff.max(axis=1) > 0).sum())} of {len(texts)} rows differ; all from the cache equals the half run: "
           f"{np.array_equal(cached, mixed)}")
 

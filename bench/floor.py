@@ -56,7 +56,7 @@ def run_floor(project: Path, strategy: str, rounds: int, batch_size: int | None 
         ids = labeled["id"].to_numpy(dtype=object)
         y = labeled["label"].map(to_index).to_numpy()
         x = features.loc[ids].to_numpy()
-        model = seeded(lambda: MLPClassifier(x.shape[1], len(labels), m.hidden_dim, m.dropout),
+        model = seeded(lambda: MLPClassifier(x.shape[1], len(labels), m.hidden_dim, m.dropout),  # noqa: B023 - called at once
                        params.seed, k, "classifier")
         epoch_probs = fit(model, x, y, epochs=m.epochs, batch_size=m.batch_size, lr=m.lr,
                           weight_decay=m.weight_decay, seed=derive_seed(params.seed, k, "classifier"),

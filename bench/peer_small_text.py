@@ -121,7 +121,8 @@ def run_peer(project: Path, rounds: int, batch_size: int, seed: int, strategies:
     return rows
 
 
-HEADER = f"{'strategy':<18}{'round':>6}{'labeled':>9}{'accuracy':>10}{'macro-F1':>10}{'query s':>9}{'train s':>9}{'round s':>9}"
+HEADER = (f"{'strategy':<18}{'round':>6}{'labeled':>9}{'accuracy':>10}{'macro-F1':>10}"
+          f"{'query s':>9}{'train s':>9}{'round s':>9}")
 
 
 def format_row(row: dict) -> str:

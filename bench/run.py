@@ -33,10 +33,9 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import floor as floor_bench  # noqa: E402
 import exp_run as exp_run_bench  # noqa: E402
+import floor as floor_bench  # noqa: E402
 import pipeline as pipeline_bench  # noqa: E402
 import pool_round as pool_round_bench  # noqa: E402
 import report as bench_report  # noqa: E402

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def why(name: str, pool: int, labeled: int, batch: int) -> str:
     steps = 30 * -(-(pool + labeled) // 16)
     return {
-        "cartography": f"trains a probe on the {labeled:,} labeled instances (30 epochs, batch 16); the pool is only scored",
+        "cartography": f"trains a probe on the {labeled:,} labeled instances (30 epochs, batch 16); "
+                       "the pool is only scored",
         "dal": f"trains a probe on L and the whole pool (30 epochs, batch 16): {steps:,} optimiser steps",
         "coreset": f"one distance pass over the pool per pick (greedy k-center): {batch} x {pool:,} x 384",
         "badge": f"one distance pass over the pool per pick (k-means++ seeding), {batch} picks",

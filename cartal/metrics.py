@@ -11,7 +11,8 @@ import numpy as np
 
 
 def classification_metrics(gold: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Accuracy and macro-F1 (classes absent from both gold and predictions count as F1 0, as sklearn's zero_division=0)."""
+    """Accuracy and macro-F1 (classes absent from both gold and predictions count as F1 0, as sklearn's
+    zero_division=0)."""
     gold = np.asarray(gold, dtype=np.int64)
     predicted = np.asarray(probs).argmax(axis=1)
     confusion = np.bincount(gold * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)

@@ -18,4 +18,5 @@ def run(params: Params, k: int) -> None:
     frame = data_map(dynamics, params.map)
     art.write_table(art.table_from_columns(art.DATA_MAP, frame), layout.in_round(k, "map.parquet"), art.DATA_MAP)
     with atomic_path(layout.in_round(k, "map.csv")) as tmp:
-        frame[["id", "variability", "confidence", "correctness", "region"]].to_csv(tmp, index=False, float_format="%.6g")
+        columns = ["id", "variability", "confidence", "correctness", "region"]
+        frame[columns].to_csv(tmp, index=False, float_format="%.6g")

@@ -13,7 +13,8 @@ def run(params: Params) -> None:
                 for split in ("train", "test")}
     vectors = embed_splits({split: table.column("text").to_pylist() for split, table in prepared.items()},
                            params.encoder)
-    tables = {split: art.table_from_columns(art.FEATURES, {"id": prepared[split].column("id"), "vector": vectors[split]})
+    tables = {split: art.table_from_columns(art.FEATURES, {"id": prepared[split].column("id"),
+                                                           "vector": vectors[split]})
               for split in prepared}
     for split, table in tables.items():  # written only once both splits are embedded
         art.write_table(table, layout.features(split), art.FEATURES)

@@ -35,5 +35,6 @@ def run(params: Params, k: int) -> None:
         "id": everyone.tolist(), "labeled": [True] * len(ids) + [False] * len(pool),
         "hidden": hidden, "probs": class_probs,
     })
-    art.write_table(art.table_from_columns(art.DYNAMICS, dynamics), layout.in_round(k, "dynamics.parquet"), art.DYNAMICS)
+    art.write_table(art.table_from_columns(art.DYNAMICS, dynamics), layout.in_round(k, "dynamics.parquet"),
+                    art.DYNAMICS)
     art.write_table(outputs, layout.in_round(k, "outputs.parquet"), art.OUTPUTS)

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def run(params: Params) -> None:
     rounds = params.trained_rounds
-    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"rounds/{k}/dvc.yaml:evaluate") for k in rounds]
+    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"rounds/{k}/dvc.yaml:evaluate")
+               for k in rounds]
     curve = report.learning_curve(metrics)
     selections = {k: art.ids(art.read_table(layout.in_round(k, "selected.parquet"), art.SELECTED, columns=["id"]))
                   for k in params.query_rounds}
@@ -35,7 +36,8 @@ def run(params: Params) -> None:
     plot_learning_curve(curve, layout.CURVE_PNG, title=f"{params.dataset}: {params.strategy}, seed {params.seed}")
     ends = dict.fromkeys((rounds[0], rounds[-1]))
     plot_data_maps({f"round {k}": maps[k] for k in ends}, layout.DATA_MAPS_PNG,
-                   title=f"{params.dataset}: {params.strategy}, seed {params.seed}: data maps of L", thresholds=params.map)
+                   title=f"{params.dataset}: {params.strategy}, seed {params.seed}: data maps of L",
+                   thresholds=params.map)
     log.info("%s, %s, seed %d: final test accuracy %.4f with %d labeled, area under the learning curve %.4f; "
              "figures in %s and %s, the curve in %s", params.dataset, params.strategy, params.seed,
              summary["final_accuracy"], summary["final_labeled"], summary["aulc_accuracy"], layout.CURVE_PNG,

@@ -36,9 +36,9 @@ def feature_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def warm_workers():
     """Stage commands in the tests' projects use warm workers of the tests' own (cartal.warm); stop them after."""
-    from cartal import warm
-
     import tempfile
+
+    from cartal import warm
 
     folder = Path(tempfile.mkdtemp(prefix="cartal-warm-tests-"))  # short: a socket's path has 107 bytes at most
     saved = {name: os.environ.get(name) for name in (warm.DIR_ENV, warm.IDLE_ENV)}

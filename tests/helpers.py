@@ -1,4 +1,5 @@
-"""Small hand-made inputs shared by the tests: pool states for the strategies, a separable toy problem for the models."""
+"""Small hand-made inputs shared by the tests: pool states for the strategies, a separable toy problem for the
+models."""
 
 from __future__ import annotations
 

@@ -45,8 +45,9 @@ def test_nothing_filled_in_yet_means_waiting_with_what_to_do(folder):
 
 def test_a_batch_labeled_in_part_still_waits_naming_what_is_left(folder):
     fill(folder, ["HUM", "", "NUM"])
-    with pytest.raises(LabelsPendingError, match=r"batch\.csv: 2 of 3 answered, ids with no label \(label them, or "
-                                                 r"write yes under skip to leave them out\): q2; then run `cartal repro`"):
+    with pytest.raises(LabelsPendingError, match=r"batch\.csv: 2 of 3 answered, ids with no label \(label them, "
+                                                 r"or write yes under skip to leave them out\): q2; "
+                                                 r"then run `cartal repro`"):
         read_answers(folder, BATCH["id"], LABELS)
 
 
@@ -69,7 +70,8 @@ def test_bad_answers_name_the_rows(folder, labels, skip, message):
 def answers(folder) -> pd.DataFrame:
     """The batch file as the pipeline wrote it, every row labeled, with texts holding a spreadsheet's delimiters."""
     frame = pd.read_csv(folder / BATCH_FILE, dtype=str, keep_default_na=False)
-    return frame.assign(text=["Who wrote Hamlet, the play ?", "Où est Rome; en Italie ?", "How many legs\tdo ants have ?"],
+    return frame.assign(text=["Who wrote Hamlet, the play ?", "Où est Rome; en Italie ?",
+                              "How many legs\tdo ants have ?"],
                         label=["HUM", "LOC", "NUM"])
 
 
@@ -104,7 +106,8 @@ def test_text_not_in_utf8_is_refused_with_the_line_not_mangled(folder):
 
 def test_columns_not_found_say_what_was_found(folder):
     answers(folder).to_csv(folder / BATCH_FILE, index=False, sep="|")
-    refused(folder, DataError, r"columns id, label, skip missing \(found id\|text\|suggestion\|confidence\|label\|skip, "
+    refused(folder, DataError, r"columns id, label, skip missing "
+                               r"\(found id\|text\|suggestion\|confidence\|label\|skip, "
                                r"reading it as comma-separated\); keep the columns the pipeline wrote \(id, text, "
                                r"suggestion, confidence, label, skip\), fill in 'label' and save it as CSV UTF-8")
 
@@ -222,7 +225,8 @@ def test_a_corrupt_export_or_batch_file_is_named(folder):
 
 def labels_in_file(folder) -> dict[str, str]:
     frame = pd.read_csv(folder / BATCH_FILE, dtype=str, keep_default_na=False)
-    return {i: label or (f"skip {skip}" if skip else "") for i, label, skip in zip(frame["id"], frame["label"], frame["skip"])}
+    rows = zip(frame["id"], frame["label"], frame["skip"])
+    return {i: label or (f"skip {skip}" if skip else "") for i, label, skip in rows}
 
 
 def test_a_batch_that_comes_back_gets_its_answers_back(folder):

@@ -42,7 +42,8 @@ def test_every_kind_round_trips_with_its_schema(tmp_path, name):
         else:
             assert field.type == expected
     assert art.ids(table).tolist() == IDS
-    dims = {column: np.asarray(EXAMPLES[name][column]).shape[1] for column, dtype in kind.columns if dtype == art.VECTOR}
+    dims = {column: np.asarray(EXAMPLES[name][column]).shape[1]
+            for column, dtype in kind.columns if dtype == art.VECTOR}
     assert table.schema.equals(art.schema_for(kind, **dims))  # names, order, types, nullability
     assert all(field.nullable == (field.name in kind.nullable) for field in table.schema)
     for column, dtype in kind.columns:
@@ -132,7 +133,8 @@ def test_foreign_file_missing_a_column(tmp_path):
 def test_wrong_column_type(tmp_path):
     path = tmp_path / "labeled.parquet"
     pq.write_table(pa.table({"id": ["a"], "label": [3], "round": pa.array([0], pa.int32())}), path)
-    with pytest.raises(ArtifactError, match=r"column 'label' of the labeled set has type int64, expected string") as info:
+    expected = r"column 'label' of the labeled set has type int64, expected string"
+    with pytest.raises(ArtifactError, match=expected) as info:
         art.read_table(path, art.LABELED)
     assert str(path) in str(info.value) and "the stage 'prepare or merge-labels' writes it" in str(info.value)
 

@@ -82,7 +82,8 @@ def test_changed_and_reverted_answers_keep_every_label_and_the_selected_batch(pr
     other = selected(repo, 1)
     assert other != set(round1), "the scenario needs another selection of round 1 after the change"
     assert set(answers(repo, 1)) == other  # the batch file is the new selection...
-    assert {i: a for i, a in answers(repo, 1).items() if a} == {i: round1[i] for i in other & set(round1)}  # ...with the answers given
+    # ...with the answers given
+    assert {i: a for i, a in answers(repo, 1).items() if a} == {i: round1[i] for i in other & set(round1)}
     assert len(list(batch_file(repo, 1).parent.glob("superseded-*.csv"))) == 1
 
     label(repo, 0, round0)  # ...and reverts it: DVC restores round 1's first selection from its run cache

@@ -1,7 +1,6 @@
 """Cartography Active Learning: targets, the probe's choice on a case with a known answer, the one-class fallback."""
 
 import logging
-
 from pathlib import Path
 
 import numpy as np

@@ -161,7 +161,8 @@ def write_trec(folder, train, test=",Class Index,Description\n0,2,Why ?\n"):
 
 
 @pytest.mark.parametrize("train, message", [
-    (",Class Index,Description\n0,2,Why ?\n1,x,What ?\n2,0,Who ?\n", r"train\.csv: 'Class Index' must be 1..6; bad rows: 1, 2"),
+    (",Class Index,Description\n0,2,Why ?\n1,x,What ?\n2,0,Who ?\n",
+     r"train\.csv: 'Class Index' must be 1..6; bad rows: 1, 2"),
     (",Class Index,Description\n0,2,Why ?\n1,3,\n2,4,  \n", r"train\.csv: 2 empty text\(s\), ids train-1, train-2"),
     (",Class Index,Description\n0,2,Why ?\n0,3,What ?\n", r"train\.csv: duplicate ids train-0"),
     (",Class Index,Text\n0,2,Why ?\n", r"train\.csv: column 'Description' missing \(found .*Text\)"),
@@ -198,7 +199,8 @@ def test_budget_checks_name_the_keys():
         check_budget(n_train=1000, seed_size=500, batch_size=50, rounds=11)
     with pytest.raises(BudgetError, match=r"seed_size is 1000 but the train split holds 1000"):
         check_budget(n_train=1000, seed_size=1000, batch_size=50, rounds=1)
-    with pytest.raises(BudgetError, match=r"= 2000 labels.*holds 1000; set rounds to at most 10 \(`cartal rounds 10`\)"):
+    with pytest.raises(BudgetError,
+                       match=r"= 2000 labels.*holds 1000; set rounds to at most 10 \(`cartal rounds 10`\)"):
         check_budget(n_train=1000, seed_size=500, batch_size=50, rounds=30)
 
 

@@ -49,7 +49,8 @@ def test_tidy_dynamics_with_three_classes_picks_the_gold_column_and_uses_argmax(
     tidy = tidy_dynamics(probs, np.array(["x", "y"], dtype=object), np.array([0, 2])).set_index(["id", "epoch"])
     assert tidy.loc[("x", 1), "gold_prob"] == pytest.approx(0.40) and tidy.loc[("x", 1), "correct"]  # 0.4 wins
     assert tidy.loc[("x", 2), "gold_prob"] == pytest.approx(0.45) and not tidy.loc[("x", 2), "correct"]
-    assert tidy.loc[("y", 1), "gold_prob"] == pytest.approx(0.45) and not tidy.loc[("y", 1), "correct"]  # a tie, arg-max 1
+    # a tie: arg-max takes class 1
+    assert tidy.loc[("y", 1), "gold_prob"] == pytest.approx(0.45) and not tidy.loc[("y", 1), "correct"]
     assert tidy.loc[("y", 2), "gold_prob"] == pytest.approx(0.60) and tidy.loc[("y", 2), "correct"]
 
 

@@ -214,7 +214,8 @@ def test_significance_table_compares_each_pair_once(long, monkeypatch):
 
     monkeypatch.setattr(results, "compare", fake_compare)
     progress = []
-    table = results.significance_table(long, samples=321, on_progress=lambda done, total: progress.append((done, total)))
+    table = results.significance_table(long, samples=321,
+                                       on_progress=lambda done, total: progress.append((done, total)))
     assert progress == [(done, 6) for done in range(7)]  # before each test, and once when all are done
     assert list(table.columns) == ["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
                                    "verdict", "mean_difference"]
@@ -303,7 +304,8 @@ def reproduction(written, tmp_path):
 
 
 NEEDED = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-          "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
+          "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png",
+          "data_maps.png", "results.md"]
 
 
 def test_written_reproduction_is_whole(reproduction):
@@ -446,7 +448,8 @@ def test_findings_that_the_aggregate_shows_hold(reproduction, tmp_path):
 
 
 @pytest.mark.parametrize("old, new, failure", [
-    ("than: random", "than: random\n    by: 0.5", '"CAL\'s AULC is above random\'s" no longer holds: aulc cartography 0.7125'),
+    ("than: random", "than: random\n    by: 0.5",
+     '"CAL\'s AULC is above random\'s" no longer holds: aulc cartography 0.7125'),
     ("above: random", "below: random", "batch confidence cartography 0.500, random 0.350"),
     ("at_least: 1", "at_least: 2", "cartography had 1.0 hard-to-learn instances in round 0 (bounds 2 to 1)"),
     ("round: 0", "round: 7", "the aggregate has no 'hard-to-learn count of cartography in round 7'"),

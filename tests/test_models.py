@@ -76,7 +76,7 @@ def test_training_learns_a_separable_problem():
 
 
 def test_same_seed_same_weights_and_dynamics_other_seed_differs():
-    (a, da), (b, db), (c, dc) = train(seed=3), train(seed=3), train(seed=4)
+    (a, da), (b, db), (_, dc) = train(seed=3), train(seed=3), train(seed=4)
     for p, q in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(p, q)
     assert np.array_equal(da, db)

@@ -55,7 +55,8 @@ def test_every_experiment_runs_and_the_aggregate_is_whole(reproduced):
     assert summary["encoder"] == {"kind": "transformer", "name": "sentence-transformers/all-MiniLM-L6-v2",
                                   "max_length": 48}
     hard = pd.read_csv(out / "hard_to_learn.csv")
-    assert len(hard) == 2 * (ROUNDS + 1) and (hard["hard_min"] >= 0).all() and (hard["hard_max"] <= hard["labeled"]).all()
+    assert len(hard) == 2 * (ROUNDS + 1)
+    assert (hard["hard_min"] >= 0).all() and (hard["hard_max"] <= hard["labeled"]).all()
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
     assert any("metrics/reproduce/curves/trec.csv" in key for key in plots["data"])
 

@@ -7,7 +7,8 @@ from cartal.seeding import derive_seed, rng
 
 def test_derived_seeds_are_stable_and_distinct_per_key():
     assert derive_seed(398048, 3, "random") == derive_seed(398048, 3, "random")
-    seeds = {derive_seed(s, k, p) for s in (398048, 127003) for k in (0, 1, 2) for p in ("random", "cal-probe", "order")}
+    purposes = ("random", "cal-probe", "order")
+    seeds = {derive_seed(s, k, p) for s in (398048, 127003) for k in (0, 1, 2) for p in purposes}
     assert len(seeds) == 18  # no two purposes or rounds share a stream
     assert derive_seed(1, 0, 1) != derive_seed(1, 1, 0)  # the order of the keys matters
     assert all(0 <= s < 2 ** 63 for s in seeds)

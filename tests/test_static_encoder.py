@@ -8,8 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from cartal.encoders import embed_splits
-from cartal.encoders import static
+from cartal.encoders import embed_splits, static
 from cartal.errors import DataError
 from cartal.params import EncoderParams
 

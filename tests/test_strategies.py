@@ -1,8 +1,9 @@
 """The contract every registered strategy must keep, checked for each of them."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from dataclasses import replace
 
 from cartal import strategies
 from cartal.errors import UnknownStrategyError
@@ -149,7 +150,8 @@ def probs_state(probs, hidden=None, labeled_hidden=None) -> "strategies.PoolStat
     ids = np.array([f"p{i}" for i in range(len(probs))], dtype=object)
     labeled_hidden = np.zeros((1, 1), np.float32) if labeled_hidden is None else np.asarray(labeled_hidden, np.float32)
     return strategies.PoolState(
-        round=0, seed=0, pool_ids=ids, labeled_ids=np.array([f"l{i}" for i in range(len(labeled_hidden))], dtype=object),
+        round=0, seed=0, pool_ids=ids,
+        labeled_ids=np.array([f"l{i}" for i in range(len(labeled_hidden))], dtype=object),
         labeled_targets=np.zeros(len(labeled_hidden), dtype=int), pool_probs=probs,
         pool_hidden=np.zeros((len(probs), 1), np.float32) if hidden is None else np.asarray(hidden, np.float32),
         labeled_hidden=labeled_hidden)
@@ -215,6 +217,7 @@ def test_bald_and_mc_max_entropy_are_different_scores():
 
 def test_mc_dropout_passes_are_seeded_and_differ_from_each_other():
     import torch
+
     from cartal.models.mlp import MLPClassifier
     from cartal.models.training import mc_dropout_proba
 

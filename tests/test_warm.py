@@ -21,8 +21,8 @@ import pytest
 from cartal import warm
 from cartal.cli import STAGES
 from cartal.launch import STAGE_COMMANDS
-from warm_workers import stop_workers
 from projects import new_project, run
+from warm_workers import stop_workers
 
 pytestmark = pytest.mark.slow
 TRAIN_OUTPUTS = ("data/rounds/0/model.safetensors", "data/rounds/0/training.parquet")

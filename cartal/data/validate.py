@@ -21,7 +21,8 @@ def validate_frame(frame: pd.DataFrame, source: str, labels: tuple[str, ...] | N
     for column in ("id", "label"):
         blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         if blank.any():
-            raise DataError(f"{source}: {blank.sum()} row(s) with an empty {column}: rows {listing(frame.index[blank])}")
+            raise DataError(f"{source}: {blank.sum()} row(s) with an empty {column}: "
+                            f"rows {listing(frame.index[blank])}")
     blank_text = frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")
     if blank_text.any():
         raise DataError(

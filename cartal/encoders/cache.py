@@ -83,7 +83,8 @@ class FeatureCache:
         return cls(folder, digest(signature))
 
     def lookup(self, keys: set[str]) -> dict[str, Entry]:
-        """The entries of those ``keys`` the cache holds; the oldest file wins, so the same cache gives the same vectors."""
+        """The entries of those ``keys`` the cache holds; the oldest file wins, so the same cache gives the same
+        vectors."""
         found: dict[str, Entry] = {}
         for path in sorted(self.folder.glob("*.parquet")):
             wanted = keys - found.keys()

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -137,7 +137,8 @@ def _spacy_vectors(folder: Path, name: str | None = None) -> WordVectors:
                                             "ner", "senter", "morphologizer", "textcat"]).vocab
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"encoder.vectors: {folder} is not a spaCy model folder spaCy {spacy.__version__} can load "
-                        f"({exc}); give a model folder with vectors, a fastText or word2vec file, or '{SPACY}'") from exc
+                        f"({exc}); give a model folder with vectors, a fastText or word2vec file, "
+                        f"or '{SPACY}'") from exc
     vectors = vocab.vectors
     if vectors.shape[0] == 0 or vectors.shape[1] == 0:
         raise DataError(f"encoder.vectors: the spaCy model in {folder} has no word vectors (an _sm model?); "

@@ -95,7 +95,7 @@ def _judge(claim: dict, strategies: pd.DataFrame, batches: pd.DataFrame, hard: p
         if rows.empty:
             raise KeyError(f"hard-to-learn count of {claim['hard_to_learn']} in round {claim['round']}")
         value = float(rows["hard_mean"].iloc[0])
-        held = value >= float(claim.get("at_least", float("-inf"))) and value <= float(claim.get("at_most", float("inf")))
+        held = float(claim.get("at_least", float("-inf"))) <= value <= float(claim.get("at_most", float("inf")))
         return held, (f"{claim['hard_to_learn']} had {value:.1f} hard-to-learn instances in round {claim['round']} "
                       f"(bounds {claim.get('at_least', '-')} to {claim.get('at_most', '-')})")
     stat, a = claim["batch"], claim["strategy"]

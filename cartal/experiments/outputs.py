@@ -145,7 +145,8 @@ def check_reproduction(root: Path, grid: Grid, name: str | None = None) -> list[
     out = output_dir(root, name or grid.dataset)
     problems: list[str] = []
     needed = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-              "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png", "data_maps.png", "results.md"]
+              "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png",
+              "data_maps.png", "results.md"]
     missing = [name for name in needed if not (out / name).is_file()]
     if missing:
         return [f"{out}: missing {', '.join(missing)}; run `cartal reproduce`"]

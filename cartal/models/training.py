@@ -27,12 +27,13 @@ def fit(module: nn.Module, features: np.ndarray, targets: np.ndarray, *, epochs:
     AdamW over ``module``'s parameters to continue with (its moments and step
     counts, a warm start); None = a new one. ``on_hidden(epoch, index, h)`` is
     called with each training batch's hidden representation (a module with
-    ``hidden`` and ``head``, such as MLPClassifier; epochs count from 0). With ``record``, return the (epochs, n, classes) softmax
-    probabilities of each instance in each epoch: the training dynamics of
-    Swayamdipta et al. (2020), read off the training forward pass (dropout on,
-    weights changing within the epoch; ``record_from="training"``, as the
-    paper) or off a separate evaluation pass over all instances at the end of
-    each epoch (``record_from="evaluation"``). ``class_weights``
+    ``hidden`` and ``head``, such as MLPClassifier; epochs count from 0). With
+    ``record``, return the (epochs, n, classes) softmax probabilities of each
+    instance in each epoch: the training dynamics of Swayamdipta et al. (2020),
+    read off the training forward pass (dropout on, weights changing within the
+    epoch; ``record_from="training"``, as the paper) or off a separate
+    evaluation pass over all instances at the end of each epoch
+    (``record_from="evaluation"``). ``class_weights``
     weight the loss per class (for imbalanced probe targets such as L vs. U).
 
     ``threads``: torch's CPU threads while training (None = leave torch's

@@ -75,7 +75,7 @@ class QueryStrategy(ABC):
     needs: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
-    def from_params(cls, params: Params) -> "QueryStrategy":
+    def from_params(cls, params: Params) -> QueryStrategy:
         return cls()
 
     @abstractmethod

@@ -51,7 +51,7 @@ class Cartography(QueryStrategy):
             self.needs = type(self).needs | {"first_epoch"}
 
     @classmethod
-    def from_params(cls, params: Params) -> "Cartography":
+    def from_params(cls, params: Params) -> Cartography:
         return cls(tau=params.cal.tau, probe_lr=params.cal.probe_lr, probe_relu=params.cal.probe_relu,
                    epochs=params.model.epochs, batch_size=params.model.batch_size,
                    weight_decay=params.model.weight_decay, fallback=params.cal.fallback,

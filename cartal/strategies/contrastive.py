@@ -40,7 +40,7 @@ class ContrastiveAL(QueryStrategy):
         self.neighbours = neighbours
 
     @classmethod
-    def from_params(cls, params: Params) -> "ContrastiveAL":
+    def from_params(cls, params: Params) -> ContrastiveAL:
         return cls(neighbours=params.contrastive.neighbours)
 
     def score(self, state: PoolState) -> np.ndarray:

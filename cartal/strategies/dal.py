@@ -24,7 +24,7 @@ class DiscriminativeAL(QueryStrategy):
         self.lr, self.epochs, self.batch_size, self.weight_decay = lr, epochs, batch_size, weight_decay
 
     @classmethod
-    def from_params(cls, params: Params) -> "DiscriminativeAL":
+    def from_params(cls, params: Params) -> DiscriminativeAL:
         return cls(lr=params.dal.lr, epochs=params.dal.epochs or params.model.epochs,
                    batch_size=params.dal.batch_size or params.model.batch_size,
                    weight_decay=params.model.weight_decay)

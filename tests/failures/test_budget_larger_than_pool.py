@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from refusals import refused, restore, set_params
 from projects import run, stages_run
+from refusals import refused, restore, set_params
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from refusals import refused, snapshot
 from projects import run
+from refusals import refused, snapshot
 
 pytestmark = pytest.mark.slow
 

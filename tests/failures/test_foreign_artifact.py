@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from refusals import refused, snapshot
 from projects import run
+from refusals import refused, snapshot
 
 pytestmark = pytest.mark.slow
 

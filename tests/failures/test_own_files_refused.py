@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from refusals import refused, restore, set_params
 from projects import run, stages_run
+from refusals import refused, restore, set_params
 
 pytestmark = pytest.mark.slow
 
