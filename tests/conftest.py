@@ -11,6 +11,14 @@ import pytest
 from warm_workers import stop_workers
 
 
+def pytest_collection_modifyitems(items):
+    """A slow test runs `dvc repro`, a label_studio test a server: both are integration tests, so that
+    `-m 'not integration'` leaves the unit tests (the library, no DVC, no other process) and nothing else."""
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("label_studio"):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the repository (TREC, AG News test); CARTAL_SHARED_DATA overrides it."""

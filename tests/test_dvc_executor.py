@@ -14,6 +14,8 @@ from cartal.experiments import dvc_executor
 from cartal.experiments.dvc_queue import executor_path
 from projects import new_project, run
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, shared_data):

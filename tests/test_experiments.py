@@ -116,6 +116,7 @@ def test_bad_grid_raises_params_error(grid, change, message):
         Grid(**{**grid.__dict__, **change})
 
 
+@pytest.mark.integration  # DVC's own parameter writer
 def test_overrides_make_params_that_load(tmp_path):
     grid = Grid(dataset="trec", strategies=("random", "mymod:MyClass"), seeds=(5, 6), seed_size=10, batch_size=5,
                 rounds=2, settings=("model.epochs=3",))

@@ -12,6 +12,8 @@ import pytest
 
 import cartal
 
+pytestmark = pytest.mark.integration  # an interpreter per module
+
 PACKAGE = Path(cartal.__file__).parent
 MODULES = sorted(
     ".".join(("cartal", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")

@@ -130,6 +130,7 @@ def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
 
 
 @pytest.mark.parametrize("override", ["strategy=random", "data.max_train=300", "model.hidden_dim=128"])
+@pytest.mark.integration  # DVC's own parameter writer
 def test_dvc_exp_run_set_param_changes_only_the_line_it_sets(tmp_path, override):
     """`dvc exp run -S` rewrites params.yaml through ruamel (DVC's apply_overrides): params.yaml is written as
     ruamel writes it (an empty value, not `null`), so that an experiment's diff is the one line it sets."""

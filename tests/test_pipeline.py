@@ -17,6 +17,8 @@ import pytest
 from cartal.io import artifacts as art
 from projects import new_project, run, stages_run, stages_skipped
 
+pytestmark = pytest.mark.integration
+
 SEED_SIZE, BATCH, ROUNDS, EPOCHS = 40, 20, 2, 5
 STRATEGY_STAGES = {  # what `-S strategy=random` must rerun: the selections and everything downstream of them
     "check-params",  # every param change is checked first; it writes the same bytes, so prepare stays

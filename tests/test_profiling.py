@@ -12,6 +12,7 @@ import pytest
 from cartal.profiling import counts_as_io, process_created, stage_profile
 
 
+@pytest.mark.integration
 def test_a_process_start_time_is_a_moment_before_its_first_line():
     code = ("import time; now = time.time(); from cartal.profiling import process_created; "
             "print(now - process_created())")
