@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from cartal.data import registry
 from cartal.errors import LABELS_PENDING_EXIT, CartalError, LabelsPendingError, ParamsError, ProjectError
 from cartal.profiling import stage_profile
 
@@ -25,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
+DATASET_HELP = (f"{' or '.join(registry.the_papers())} (the paper's), or "
+                f"{', '.join(n for n in registry.names() if n not in registry.the_papers())}.")
 PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="The experiment's parameter file.")
 ROUND = typer.Argument(..., min=0, help="The active-learning round k (0 = the seed round).")
 
@@ -125,7 +128,7 @@ def rounds(n: int = typer.Argument(..., min=0, help="Query rounds after the seed
 @app.command()
 @_friendly
 def reproduce(
-    dataset: str = typer.Option("trec", help="trec or agnews (the paper's), or bbc."),
+    dataset: str = typer.Option("trec", help=DATASET_HELP),
     data_dir: Path = typer.Option(None, help="Folder with the dataset's train.csv and test.csv (made absolute; "
                                              "default: params.yaml's data.trec_dir / data.agnews_dir, else the hub)."),
     strategy: list[str] = typer.Option(None, "--strategy", "-s", help="Repeat for several; default: the paper's six."),
@@ -184,15 +187,17 @@ def _grid(dataset: str, data_dir: Path | None, strategies: list[str] | None, see
           seed_size: int | None, batch_size: int | None, rounds: int | None, settings: list[str],
           default_strategies: tuple[str, ...] | None = None, default_rounds: int | None = None):
     """The grid the reproduce and ablate options describe (the paper's budget where they are silent), announced."""
-    from cartal.experiments.grid import PAPER_BUDGET, PAPER_SEEDS, PAPER_STRATEGIES, Grid
+    from cartal.experiments.grid import PAPER_SEEDS, PAPER_STRATEGIES, Grid
     from cartal.strategies import resolve
 
-    size, batch, count = PAPER_BUDGET.get(dataset, (100, 50, 30))
+    source = registry.resolve(dataset)
+    size, batch, count = source.paper_budget or (100, 50, 30)
     settings = list(settings)
     if data_dir is not None:
-        if dataset not in ("trec", "agnews"):
-            raise ProjectError(f"--data-dir is for trec and agnews; {dataset!r} has no such folder")
-        settings.append(f"data.{dataset}_dir={data_dir.resolve()}")
+        if source.folder_key is None:
+            with_folders = " and ".join(s.name for s in registry.with_folders())
+            raise ProjectError(f"--data-dir is for {with_folders}; {dataset!r} has no such folder")
+        settings.append(f"data.{source.folder_key}={data_dir.resolve()}")
     names = [name if ":" in name else resolve(name).name
              for name in (strategies or default_strategies or PAPER_STRATEGIES)]
     grid = Grid(dataset=dataset, strategies=tuple(dict.fromkeys(names)), seeds=tuple(seeds or PAPER_SEEDS),
@@ -211,7 +216,7 @@ def _check_name(name: str | None) -> None:
 @app.command()
 @_friendly
 def ablate(
-    dataset: str = typer.Option("trec", help="trec or agnews (the paper's), or bbc."),
+    dataset: str = typer.Option("trec", help=DATASET_HELP),
     data_dir: Path = typer.Option(None, help="Folder with the dataset's train.csv and test.csv (made absolute)."),
     strategy: list[str] = typer.Option(None, "--strategy", "-s", help="Repeat for several; default: random, "
                                                                          "least-confidence, cartography."),

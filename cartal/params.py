@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from cartal.data import registry
 from cartal.errors import ParamsError
 
-DATASETS = ("bbc", "trec", "agnews", "files", "hub")
 ORACLES = ("gold", "human")
 ENCODER_KINDS = ("transformer", "static")
 PROBE_FEATURES = ("last", "first-epoch")
@@ -217,8 +217,8 @@ def _validate(p: Params, source: str) -> None:
 
     if p.oracle not in ORACLES:
         fail("oracle", f"is {p.oracle!r}; use gold (simulation with the dataset's labels) or human")
-    if p.dataset not in DATASETS:
-        fail("dataset", f"is {p.dataset!r}; known datasets: {', '.join(DATASETS)}")
+    if p.dataset not in registry.names():
+        fail("dataset", f"is {p.dataset!r}; known datasets: {', '.join(registry.names())}")
     for key in ("seed_size", "batch_size"):
         if getattr(p, key) < 1:
             fail(key, f"must be at least 1, got {getattr(p, key)}")

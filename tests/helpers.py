@@ -1,11 +1,12 @@
 """Small hand-made inputs shared by the tests: pool states for the strategies, a separable toy problem for the
-models."""
+models, a toy dataset for the dataset registry."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from cartal.data.frames import Dataset
 from cartal.strategies import PoolState, QueryStrategy
 
 
@@ -59,3 +60,10 @@ def toy(n=120, d=6, seed=0):
     x = generator.normal(size=(n, d)).astype(np.float32) * 0.3
     x[np.arange(n), y] += 3
     return x, y
+
+
+def toy_dataset(params) -> Dataset:
+    """A loader of the registry's kind (the data block in, a Dataset out): 40 texts of two classes."""
+    rows = pd.DataFrame({"id": [f"t{i:02d}" for i in range(40)], "text": [f"text number {i}" for i in range(40)],
+                         "label": ["even" if i % 2 == 0 else "odd" for i in range(40)]})
+    return Dataset("toy", rows.iloc[:30].reset_index(drop=True), rows.iloc[30:].reset_index(drop=True), ("even", "odd"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartal.data import sources
+from cartal.data import registry
 from cartal.data.frames import Dataset, by_id, frame_from_hf, joined_text
 from cartal.data.validate import validate_frame
 from cartal.errors import DataError, listing
@@ -20,17 +20,21 @@ AGNEWS_HUB_ID = "fancyzhx/ag_news"
 
 
 def load(name: str, params: DataParams) -> Dataset:
-    if name == "bbc":
-        dataset = load_bbc(params.test_size, params.split_seed)
-    elif name == "trec":
-        dataset = load_trec_csv(Path(params.trec_dir)) if params.trec_dir else load_trec_hub()
-    elif name == "agnews":
-        dataset = load_agnews_csv(Path(params.agnews_dir)) if params.agnews_dir else load_agnews_hub()
-    elif name in ("files", "hub"):
-        dataset = sources.load_files(params) if name == "files" else sources.load_hub(params)
-    else:
-        raise DataError(f"unknown dataset {name!r}; known datasets: bbc, trec, agnews, files, hub")
+    """The registered dataset ``name`` (cartal.data.registry), subsampled as ``params`` say."""
+    dataset = registry.resolve(name).load()(params)
     return subsample(dataset, params.max_train, params.max_test, params.split_seed)
+
+
+def bbc(params: DataParams) -> Dataset:
+    return load_bbc(params.test_size, params.split_seed)
+
+
+def trec(params: DataParams) -> Dataset:
+    return load_trec_csv(Path(params.trec_dir)) if params.trec_dir else load_trec_hub()
+
+
+def agnews(params: DataParams) -> Dataset:
+    return load_agnews_csv(Path(params.agnews_dir)) if params.agnews_dir else load_agnews_hub()
 
 
 def load_bbc(test_size: float, split_seed: int) -> Dataset:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cartal.data import registry
 from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
 from cartal.experiments.results import Run
@@ -251,7 +252,7 @@ def experiment_params(repo: Path, experiment: Experiment) -> Params:
 def check_overrides(repo: Path, experiment: Experiment) -> Params:
     """Validate an experiment's params now rather than in a queued worker; return them."""
     params = experiment_params(repo, experiment)
-    for key in ("trec_dir", "agnews_dir"):
+    for key in (source.folder_key for source in registry.with_folders()):
         folder = getattr(params.data, key)
         if folder and not Path(folder).is_absolute():
             raise ProjectError(f"data.{key} is the relative path {folder!r}: queued experiments run in a copy of the "

@@ -10,7 +10,6 @@ from cartal.errors import ParamsError
 
 PAPER_STRATEGIES = ("random", "entropy", "least-confidence", "mc-max-entropy", "dal", "cartography")
 PAPER_SEEDS = (398048, 127003, 259479, 869323, 570852)
-PAPER_BUDGET = {"trec": (500, 50, 30), "agnews": (1000, 50, 30)}  # seed_size, batch_size, rounds
 PRESETS = {
     # the reference code's behaviour (../shared/docs/paper-protocol.md, "Quirks"), each also a param of its own
     "reference": ("model.warm_start=true", "model.warm_start_optimizer=true", "model.shuffle=false",
