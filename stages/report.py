@@ -17,6 +17,7 @@ from stages import layout
 
 log = logging.getLogger(__name__)
 
+
 def run(params: Params) -> None:
     rounds = params.trained_rounds
     metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"rounds/{k}/dvc.yaml:evaluate")

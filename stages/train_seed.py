@@ -47,8 +47,8 @@ def run(params: Params, k: int) -> None:
     epoch_probs = fit(model, x, y, epochs=m.epochs, batch_size=m.batch_size, lr=m.lr,
                       weight_decay=m.weight_decay, seed=derive_seed(params.seed, k, "classifier"),
                       record=True, record_from=params.cal.dynamics, progress=True,
-                      desc=f"round {k} of {params.rounds}: training on {len(y)}", shuffle=m.shuffle, optimiser=optimiser,
-                      on_hidden=on_hidden)
+                      desc=f"round {k} of {params.rounds}: training on {len(y)}", shuffle=m.shuffle,
+                      optimiser=optimiser, on_hidden=on_hidden)
     epochs, n, classes = epoch_probs.shape
     log_table = art.table_from_columns(art.TRAINING, {
         "epoch": np.repeat(np.arange(1, epochs + 1, dtype=np.int32), n),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cartal.errors import CartalError
 from browser import coloured_share, drawn_vega_views, fetched_urls, needs_chromium
+from cartal.errors import CartalError
 from projects import ROOT, new_project, run
 
 SEED_SIZE, BATCH, ROUNDS, EPOCHS = 40, 20, 1, 3

@@ -12,6 +12,7 @@ import sys
 import termios
 
 import pytest
+
 from cartal.errors import CartalError
 from cartal.progress import MODE_ENV, meter
 

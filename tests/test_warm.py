@@ -84,7 +84,8 @@ def test_a_stage_in_the_worker_writes_the_same_bytes_as_in_its_own_process(proje
     assert served.returncode == 0, served.stderr
     assert json.loads(profile.read_text())["warm"] is True  # it ran in a child of the worker
     assert digests(project) == expected
-    assert "round 0 of 1: training on 40" in own.stderr and "round 0 of 1: training on 40" in served.stderr  # through the pipe
+    line = "round 0 of 1: training on 40"
+    assert line in own.stderr and line in served.stderr  # through the pipe
 
 
 def test_a_failing_stage_in_the_worker_exits_1_with_its_message(project, worker):
