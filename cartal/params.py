@@ -9,6 +9,7 @@ knobs of one component each. The rounds themselves are files, not parameters:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -215,6 +216,9 @@ def _validate(p: Params, source: str) -> None:
     def fail(key: str, problem: str) -> typing.NoReturn:
         raise ParamsError(f"{source}: '{key}' {problem}")
 
+    for key, value in _floats(p):  # a NaN slips through every range check below: a comparison with it is false
+        if not math.isfinite(value):
+            fail(key, f"must be a finite number, got {value}")
     if p.oracle not in ORACLES:
         fail("oracle", f"is {p.oracle!r}; use gold (simulation with the dataset's labels) or human")
     if p.dataset not in registry.names():
@@ -244,10 +248,16 @@ def _validate(p: Params, source: str) -> None:
         value = getattr(p.dal, key)
         if value is not None and value < 1:
             fail(f"dal.{key}", f"must be null or at least 1, got {value}")
+    if p.model.hidden_dim is not None and p.model.hidden_dim < 1:
+        fail("model.hidden_dim", f"must be null (the feature dimension) or at least 1, got {p.model.hidden_dim}")
+    if p.model.weight_decay < 0:
+        fail("model.weight_decay", f"must be 0 or more, got {p.model.weight_decay}")
     if not 0 <= p.model.dropout < 1:
         fail("model.dropout", f"must be in [0, 1), got {p.model.dropout}")
     if not 0 <= p.map.ambiguous_quantile <= 1:
         fail("map.ambiguous_quantile", f"must be in [0, 1], got {p.map.ambiguous_quantile}")
+    if not 0 <= p.map.easy_confidence <= 1:
+        fail("map.easy_confidence", f"must be in [0, 1], got {p.map.easy_confidence}")
     if p.cal.dynamics not in ("training", "evaluation"):
         fail("cal.dynamics", f"is {p.cal.dynamics!r}; use training (the paper) or evaluation")
     if p.cal.probe_features not in PROBE_FEATURES:
@@ -266,6 +276,16 @@ def _validate(p: Params, source: str) -> None:
         fail("encoder.kind", f"is {p.encoder.kind!r}; use transformer (a sentence encoder) or static (word vectors)")
     if p.encoder.pooling not in ("sum", "mean"):
         fail("encoder.pooling", f"is {p.encoder.pooling!r}; use sum (the paper) or mean")
+
+
+def _floats(node, prefix: str = ""):
+    """Every float param as (dotted key, value), nested groups included."""
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _floats(value, f"{prefix}{f.name}.")
+        elif isinstance(value, float):
+            yield prefix + f.name, value
 
 
 def set_rounds(path: str | Path, rounds: int) -> Params:

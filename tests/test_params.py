@@ -46,6 +46,16 @@ def test_the_repos_params_load():
     (lambda p: p["cal"].update(probe_lr=0), r"'cal.probe_lr' must be positive"),
     (lambda p: p.update(model=5), r"'model' must be a mapping"),
     (lambda p: p["map"].update(easy=0.5), r"unknown key 'map.easy'"),
+    (lambda p: p["model"].update(lr=float("nan")), r"'model.lr' must be a finite number, got nan"),
+    (lambda p: p["model"].update(lr=float("inf")), r"'model.lr' must be a finite number, got inf"),
+    (lambda p: p["data"].update(test_size=float("nan")), r"'data.test_size' must be a finite number"),
+    (lambda p: p["cal"].update(tau=float("nan")), r"'cal.tau' must be a finite number"),
+    (lambda p: p["map"].update(ambiguous_quantile=float("-inf")), r"'map.ambiguous_quantile' must be a finite"),
+    (lambda p: p["model"].update(hidden_dim=-3), r"'model.hidden_dim' must be null \(the feature dimension\) or at "
+                                                 r"least 1, got -3"),
+    (lambda p: p["model"].update(hidden_dim=0), r"'model.hidden_dim' must be null .* got 0"),
+    (lambda p: p["model"].update(weight_decay=-0.1), r"'model.weight_decay' must be 0 or more, got -0.1"),
+    (lambda p: p.setdefault("map", {}).update(easy_confidence=5), r"'map.easy_confidence' must be in \[0, 1\], got 5"),
 ])
 def test_bad_values_are_named(change, message):
     raw = repo_params()

@@ -17,7 +17,7 @@ class MLPClassifier(nn.Module):
 
     def __init__(self, in_dim: int, n_classes: int, hidden_dim: int | None = None, dropout: float = 0.3):
         super().__init__()
-        hidden_dim = hidden_dim or in_dim
+        hidden_dim = in_dim if hidden_dim is None else hidden_dim  # 0 is an error, not the default
         self.config = {"in_dim": in_dim, "n_classes": n_classes, "hidden_dim": hidden_dim, "dropout": dropout}
         self.body = nn.Sequential(
             nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
