@@ -188,6 +188,19 @@ def test_a_result_without_a_choice_is_named(result):
         labels_from_export([_task(1, "t7", [_annotation(1, result, "2025-01-01T00:00:00Z")])], "round-2.json")
 
 
+@pytest.mark.parametrize("annotations", [
+    [_annotation(1, 5, "2025-01-01T00:00:00Z")],  # a result that is a number
+    [_annotation(1, [{**_choice("x"), "value": {"choices": "DESC"}}], "2025-01-01T00:00:00Z")],  # not a list
+    [_annotation(1, [{**_choice("x"), "value": {"choices": [3]}}], "2025-01-01T00:00:00Z")],  # not a string
+    {"result": []},  # annotations that are not a list
+])
+def test_an_annotation_not_shaped_as_label_studio_writes_it_is_named(annotations):
+    export = [_task(1, "t8", annotations), _task(2, "t9", [_annotation(2, [_choice("HUM")], "2025-01-01T00:00:00Z")])]
+    with pytest.raises(DataError, match=r"round-2\.json: annotations not shaped as Label Studio writes them .* "
+                                        r"for tasks t8; fix these tasks"):
+        labels_from_export(export, "round-2.json")
+
+
 def test_only_the_annotation_used_is_checked():
     superseded = _annotation(1, [], "2025-01-01T00:00:00Z")  # no choice, but a later one replaces it
     task = _task(1, "x", [superseded, _annotation(2, [_choice("HUM")], "2025-01-02T00:00:00Z")])

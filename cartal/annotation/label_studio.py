@@ -115,15 +115,16 @@ def labels_from_export(export: list[dict], source: str, labels: list[str] | None
 
     Raises DataError naming ``source`` and the offending task ids (the ``data.id``, or Label Studio's
     task id where there is none) for: an export that is not a list of tasks, a task without
-    ``data.id``, an id held by several tasks, and a chosen annotation whose result holds several
-    choices or no choice at all. With ``labels`` given, a label outside them is an error too: Label
+    ``data.id``, an id held by several tasks, a chosen annotation whose result holds several
+    choices or no choice at all, and one not shaped as Label Studio writes it (a result that is not a
+    list of regions, choices that are not a list of strings, annotations that are not a list). With ``labels`` given, a label outside them is an error too: Label
     Studio's API stores any choice value, whether the labeling config lists it or not. Rows are
     sorted by id.
     """
     if not isinstance(export, list):
         raise DataError(f"{source}: not a Label Studio JSON export (expected a list of tasks, "
                         f"got {type(export).__name__}); export the project in the 'JSON' format")
-    no_id, several, no_choice, not_tasks, unknown = [], [], [], [], []
+    no_id, several, no_choice, not_tasks, unknown, malformed = [], [], [], [], [], []
     known = None if labels is None else {str(label) for label in labels}
     rows: dict[str, tuple[str | None, bool]] = {}
     twice: list[str] = []
@@ -139,14 +140,20 @@ def labels_from_export(export: list[dict], source: str, labels: list[str] | None
         id_ = str(id_)
         if id_ in rows and id_ not in twice:
             twice.append(id_)
-        annotations = [a for a in task.get("annotations") or [] if isinstance(a, Mapping)]
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list):
+            malformed.append(id_)
+            continue
+        annotations = [a for a in annotations if isinstance(a, Mapping)]
         kept = [(a, i) for i, a in enumerate(annotations) if not a.get("was_cancelled", False)]
         if not kept:
             rows[id_] = (None, bool(annotations))
             continue
         latest = max(kept, key=lambda pair: _recency(*pair))[0]
         choices = _choices(latest)
-        if len(choices) > 1:
+        if choices is None:
+            malformed.append(id_)
+        elif len(choices) > 1:
             several.append(id_)
         elif not choices:
             no_choice.append(id_)
@@ -157,6 +164,8 @@ def labels_from_export(export: list[dict], source: str, labels: list[str] | None
     found = ((not_tasks, "entries that are not tasks: "), (no_id, "tasks without data.id (not imported by cartal): "),
              (twice, "ids held by several tasks: "), (several, "annotations with several choices for tasks "),
              (no_choice, "annotations without a choice for tasks "),
+             (malformed, "annotations not shaped as Label Studio writes them (a list of annotations, each "
+                         "result a list of regions, each region's choices a list of strings) for tasks "),
              (unknown, "labels not in the labeling config for tasks "))
     problems = [f"{what}{listing(ids)}" for ids, what in found if ids]
     if problems:
@@ -195,13 +204,20 @@ def _recency(annotation: Mapping, position: int) -> tuple:
     return moment, ann_id if isinstance(ann_id, int) else -1, position
 
 
-def _choices(annotation: Mapping) -> list:
-    """Every choice of the control "label" in an annotation's result."""
+def _choices(annotation: Mapping) -> list | None:
+    """Every choice of the control "label" in an annotation's result; None if the result is not shaped as
+    Label Studio writes it (a string's characters must not pass for choices, nor a number for a result)."""
+    result = annotation.get("result") or []
+    if not isinstance(result, list):
+        return None
     found = []
-    for region in annotation.get("result") or []:
+    for region in result:
         if (isinstance(region, Mapping) and region.get("from_name", FROM_NAME) == FROM_NAME
                 and region.get("type", "choices") == "choices"):
             value = region.get("value")
             if isinstance(value, Mapping):
-                found.extend(value.get("choices") or [])
+                choices = value.get("choices") or []
+                if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+                    return None
+                found.extend(choices)
     return found
