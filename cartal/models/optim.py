@@ -5,7 +5,8 @@ torch._dynamo (2.6 s on a 2-core machine, measured in bench/results.md), a
 cost paid by every train-seed and select process of every round. The update
 itself is the one ``torch.optim.AdamW(fused=True)`` applies, bit for bit
 (tests/test_models.py checks it), and the fused kernel is also faster than
-the default per-parameter loop for this small MLP.
+the default per-parameter loop for this small MLP. The op is private and has
+a CPU kernel from torch 2.4 on: pyproject.toml's floor.
 """
 
 from __future__ import annotations
