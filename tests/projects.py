@@ -58,7 +58,7 @@ def new_project(repo: Path, shared_data: Path, rounds: int, epochs: int, data: d
     The dataset is TREC from ``shared_data`` cut to 300 train / 120 test texts, unless ``top_level`` and
     ``data`` (updates of params.yaml's data block) say otherwise.
     """
-    for name in ("dvc.yaml", "params.yaml"):
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "data" / "raw", repo / "data" / "raw", dirs_exist_ok=True)

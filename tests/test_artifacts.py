@@ -1,6 +1,7 @@
 """Artifacts: every kind round-trips with its exact schema; bad files are named with the stage that writes them."""
 
 import os
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -197,6 +198,53 @@ def test_json_round_trip_and_errors(tmp_path):
         art.read_json(path, "label set", "prepare")
 
 
-def test_artifacts_get_the_usual_file_permissions(tmp_path):
-    path = art.write_table(art.table_from_columns(art.POOL, {"id": IDS}), tmp_path / "pool.parquet", art.POOL)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~art._current_umask()  # not mkstemp's owner-only 0600
+def test_artifacts_get_the_usual_file_permissions_under_the_umask_of_the_write(tmp_path):
+    table = art.table_from_columns(art.POOL, {"id": IDS})
+    path = art.write_table(table, tmp_path / "pool.parquet", art.POOL)
+    assert path.stat().st_mode & 0o777 == art.file_mode() != 0o600  # not mkstemp's owner-only 0600
+    previous = os.umask(0o077)  # as a warm worker's child does when its client has umask 077
+    try:
+        assert art.write_table(table, tmp_path / "private.parquet", art.POOL).stat().st_mode & 0o777 == 0o600
+        previous_then = os.umask(0o002)
+        assert art.write_table(table, tmp_path / "shared.parquet", art.POOL).stat().st_mode & 0o777 == 0o664
+        os.umask(previous_then)
+    finally:
+        os.umask(previous)
+
+
+def test_a_write_is_fsyncd_file_then_folder_before_and_after_the_rename(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def recording_fsync(fd):
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), (tmp_path / "pool.parquet").exists()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    art.write_table(art.table_from_columns(art.POOL, {"id": IDS}), tmp_path / "pool.parquet", art.POOL)
+    (file, renamed_yet), (folder, renamed_then) = synced
+    assert os.path.basename(file).startswith(".pool.parquet.") and file.endswith(".tmp") and not renamed_yet
+    assert folder == str(tmp_path) and renamed_then
+
+
+def test_a_write_clears_the_temporary_files_a_killed_writer_of_the_same_target_left(tmp_path):
+    left = [tmp_path / ".pool.parquet.k1ll3d_a.tmp", tmp_path / ".pool.parquet.k1ll3d_b.tmp"]
+    other = tmp_path / ".labeled.parquet.k1ll3d_c.tmp"  # another target's: perhaps being written now
+    for path in (*left, other):
+        path.write_bytes(b"half")
+    art.write_table(art.table_from_columns(art.POOL, {"id": IDS}), tmp_path / "pool.parquet", art.POOL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, "pool.parquet"])
+
+
+def test_dvc_leaves_temporary_files_out_of_an_outputs_hash(tmp_path):
+    from dvc.repo import Repo
+
+    from projects import ROOT, run
+
+    shutil.copy(ROOT / ".dvcignore", tmp_path / ".dvcignore")
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    repo = Repo(str(tmp_path))
+    folder = tmp_path / "data" / "rounds" / "0"
+    assert repo.dvcignore.is_ignored_file(str(folder / ".training.parquet.ab12cd34.tmp"))
+    assert not repo.dvcignore.is_ignored_file(str(folder / "training.parquet"))

@@ -114,6 +114,13 @@ def test_safetensors_round_trip(tmp_path):
         assert torch.equal(loaded.state_dict()[name], tensor)
 
 
+def test_a_model_file_gets_the_usual_file_permissions(tmp_path):
+    from cartal.io.artifacts import file_mode
+
+    path = save_classifier(MLPClassifier(4, 2), ("a", "b"), tmp_path / "model.safetensors")
+    assert path.stat().st_mode & 0o777 == file_mode() != 0o600
+
+
 def test_the_same_weights_make_the_same_file(tmp_path):
     """DVC hashes the file: the same model must give the same bytes (safetensors orders metadata randomly)."""
     model, _ = train(seed=1, epochs=1, record=False)

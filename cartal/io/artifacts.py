@@ -2,12 +2,14 @@
 
 Every artifact kind has one schema here and names the stage that writes it, so
 a reader that finds a missing, corrupt or foreign file can say which stage to
-rerun. Writes go to a temporary file beside the target and are renamed into
-place, so an interrupted stage never leaves a truncated file behind.
+rerun. Writes go to a temporary file beside the target, fsync'd and renamed
+into place, so an interrupted stage or a power cut never leaves a truncated
+file behind.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -25,14 +27,15 @@ from cartal.profiling import counts_as_io
 VECTOR = "vector"  # marks a column of fixed-size float32 lists of any dimension
 
 
-def _current_umask() -> int:
+TEMP_SUFFIX = ".tmp"  # of the temporary files beside a target; .dvcignore leaves them out of DVC's hashes
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the umask now: read per write, as a warm worker's child takes its
+    client's umask after the module was imported."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
-
-
-# mkstemp creates files readable by their owner only; artifacts get the usual permissions instead
-FILE_MODE = 0o666 & ~_current_umask()
+    return 0o666 & ~mask
 
 
 @dataclass(frozen=True)
@@ -118,18 +121,37 @@ def table_from_columns(kind: Kind, columns: dict[str, object]) -> pa.Table:
 
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    The file and its folder are fsync'd, so that after a power cut the target is the old file or the new
+    one, never an empty one under its final name. Temporary files of this target that a killed writer left
+    are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, FILE_MODE)
+    prefix = f".{path.name}."
+    for stale in path.parent.glob(glob.escape(prefix) + "*" + TEMP_SUFFIX):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        # set after the block: a writer may replace the file mkstemp made (owner-only) with one of its own
+        os.chmod(tmp, file_mode())
+        _fsync(tmp, os.O_RDONLY)
         os.replace(tmp, path)
+        _fsync(path.parent, os.O_RDONLY | os.O_DIRECTORY)  # the rename is durable once the folder is
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fsync(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @counts_as_io
