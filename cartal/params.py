@@ -142,6 +142,19 @@ class MapParams:
 
 
 @dataclass(frozen=True)
+class StoppingParams:
+    """Stopping criteria (cartal.stopping): the papers' thresholds; they advise, they stop nothing."""
+
+    stop_set_size: int = 2000  # instances of the train split, drawn once with the seed (Bloodgood and Vijay-Shanker)
+    window: int = 3  # rounds whose kappas are averaged (Bloodgood and Vijay-Shanker: 3)
+    kappa: float = 0.99  # stop when that mean reaches this (Bloodgood and Vijay-Shanker: 0.99)
+    overall_uncertainty: float = 0.05  # stop when the pool's mean normalised entropy is below (small-text: 0.05)
+    classification_change: float = 0.0  # stop when at most this share of the pool changed label (Zhu et al.: none)
+    max_confidence: float = 0.001  # stop when the pool's highest normalised entropy is below (Zhu et al.: 0.001)
+    min_expected_error: float = 0.01  # stop when the pool's mean 1 - max probability is below
+
+
+@dataclass(frozen=True)
 class Query:
     """One query round: select in round ``k``, the labels join round ``next``; merge-labels reads them
     from ``labels`` (the gold labels, or the round's annotation folder for a human oracle)."""
@@ -177,6 +190,7 @@ class Params:
     mc: MCDropoutParams = field(default_factory=MCDropoutParams)
     contrastive: ContrastiveParams = field(default_factory=ContrastiveParams)
     map: MapParams = field(default_factory=MapParams)
+    stopping: StoppingParams = field(default_factory=StoppingParams)
 
     @property
     def trained_rounds(self) -> tuple[int, ...]:
@@ -268,6 +282,7 @@ def _validate(p: Params, source: str) -> None:
                                            "over only with the weights: set model.warm_start: true as well")
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
+    _validate_stopping(p.stopping, fail)
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):
         fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1 or p.encoder.max_tokens < 1:
@@ -286,6 +301,19 @@ def _floats(node, prefix: str = ""):
             yield from _floats(value, f"{prefix}{f.name}.")
         elif isinstance(value, float):
             yield prefix + f.name, value
+
+
+def _validate_stopping(s: StoppingParams, fail) -> None:
+    for key in ("stop_set_size", "window"):
+        if getattr(s, key) < 1:
+            fail(f"stopping.{key}", f"must be at least 1, got {getattr(s, key)}")
+    if not 0 < s.kappa <= 1:
+        fail("stopping.kappa", f"must be in (0, 1], got {s.kappa} (Bloodgood and Vijay-Shanker: 0.99)")
+    if not 0 <= s.classification_change <= 1:
+        fail("stopping.classification_change", f"must be in [0, 1], a share of the pool, got {s.classification_change}")
+    for key in ("overall_uncertainty", "max_confidence", "min_expected_error"):
+        if not 0 <= getattr(s, key) < 1:
+            fail(f"stopping.{key}", f"must be in [0, 1), got {getattr(s, key)}")
 
 
 def set_rounds(path: str | Path, rounds: int) -> Params:

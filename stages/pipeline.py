@@ -129,7 +129,7 @@ _QUERY = """
 """
 
 _EVALUATE = """
-  evaluate:  # round {k}'s model on the test set
+  evaluate:  # round {k}'s model on the test set, and whether to stop labeling
     wdir: ../..
     cmd: cartal evaluate {k}
     deps:
@@ -139,9 +139,14 @@ _EVALUATE = """
       - data/features/test.parquet
       - data/rounds/{k}/labeled.parquet
       - data/rounds/{k}/model.safetensors
+      # the stopping criteria compare this round's predictions on the train split (L and U) with the round
+      # before's; here rather than in a stage of their own, so that a round's scores and advice are one file
+      - data/prepared/train.parquet  # the stop set is drawn from its ids
+      - data/rounds/{k}/outputs.parquet{previous}
     params:
       - seed
       - model.eval_dropout
+      - stopping
     outs:  # not DVC metrics: `dvc exp show` and `dvc metrics diff` compare metrics/summary.json, not every round
       - metrics/rounds/{k}.json:
           cache: false
@@ -164,7 +169,9 @@ def round_pipelines(rounds: int, oracle: str) -> dict[Path, str]:
         text += _TRAIN.format(k=k, previous=previous)
         if query:
             text += _QUERY.format(k=k, next=query.next, **_oracle_inputs(k, oracle))
-        text += _EVALUATE.format(k=k)
+        text += _EVALUATE.format(k=k, previous=(
+            f"\n      - data/rounds/{k - 1}/outputs.parquet\n      - metrics/rounds/{k - 1}.json  # the kappas of the "
+            "rounds before, for the window" if k else ""))
         texts[round_file(k)] = text
     return texts
 

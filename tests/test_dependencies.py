@@ -3,11 +3,11 @@ must not (run a hub dataset's loading script), and they admit the versions insta
 
 from __future__ import annotations
 
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 

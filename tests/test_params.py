@@ -56,6 +56,12 @@ def test_the_repos_params_load():
     (lambda p: p["model"].update(hidden_dim=0), r"'model.hidden_dim' must be null .* got 0"),
     (lambda p: p["model"].update(weight_decay=-0.1), r"'model.weight_decay' must be 0 or more, got -0.1"),
     (lambda p: p.setdefault("map", {}).update(easy_confidence=5), r"'map.easy_confidence' must be in \[0, 1\], got 5"),
+    (lambda p: p["stopping"].update(window=0), r"'stopping.window' must be at least 1, got 0"),
+    (lambda p: p["stopping"].update(stop_set_size=0), r"'stopping.stop_set_size' must be at least 1"),
+    (lambda p: p["stopping"].update(kappa=1.5), r"'stopping.kappa' must be in \(0, 1\], got 1.5"),
+    (lambda p: p["stopping"].update(classification_change=-0.1), r"'stopping.classification_change' must be in"),
+    (lambda p: p["stopping"].update(overall_uncertainty=1), r"'stopping.overall_uncertainty' must be in \[0, 1\)"),
+    (lambda p: p["stopping"].update(kappa="high"), r"'stopping.kappa' must be float, got 'high'"),
 ])
 def test_bad_values_are_named(change, message):
     raw = repo_params()
@@ -139,7 +145,8 @@ def test_a_refused_set_rounds_leaves_the_file_alone(tmp_path):
         set_rounds(tmp_path / "other.yaml", 3)
 
 
-@pytest.mark.parametrize("override", ["strategy=random", "data.max_train=300", "model.hidden_dim=128"])
+@pytest.mark.parametrize("override", ["strategy=random", "data.max_train=300", "model.hidden_dim=128",
+                                      "stopping.window=4"])
 @pytest.mark.integration  # DVC's own parameter writer
 def test_dvc_exp_run_set_param_changes_only_the_line_it_sets(tmp_path, override):
     """`dvc exp run -S` rewrites params.yaml through ruamel (DVC's apply_overrides): params.yaml is written as
