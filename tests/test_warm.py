@@ -110,6 +110,7 @@ def test_killing_the_client_stops_the_child(project, worker):
 
 def test_a_client_with_other_thread_settings_runs_in_its_own_process(project, worker, tmp_path):
     profile = tmp_path / "profile.jsonl"
-    result = stage(project, "evaluate", "0", OMP_NUM_THREADS="3", CARTAL_PROFILE=str(profile))
+    # train-seed reads only what the project fixture made (evaluate also reads record-dynamics' outputs)
+    result = stage(project, "train-seed", "0", OMP_NUM_THREADS="3", CARTAL_PROFILE=str(profile))
     assert result.returncode == 0, result.stderr
     assert json.loads(profile.read_text())["warm"] is False
