@@ -14,6 +14,7 @@ from cartal.metrics import classification_metrics
 from cartal.models.files import load_frozen
 from cartal.params import Params
 from stages import common, layout
+from stages.pipeline import round_stage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def stopping_criteria(params: Params, k: int, n_classes: int) -> dict:
     if k:
         before = _Outputs(k - 1)
         previous = art.read_json(layout.round_metrics(k - 1), f"metrics of round {k - 1}",
-                                 f"rounds/{k - 1}/dvc.yaml:evaluate")
+                                 round_stage(k - 1, "evaluate"))
         kappas = previous.get("stopping", {}).get("stabilising_predictions", {}).get("kappas", [])
         # ids skipped on purpose are in neither L nor U, so not in the outputs: compare what both rounds predict
         stop_ids = stop_ids[(now.index.get_indexer(stop_ids) >= 0) & (before.index.get_indexer(stop_ids) >= 0)]

@@ -157,6 +157,11 @@ def round_file(k: int) -> Path:
     return ROUNDS_DIR / str(k) / "dvc.yaml"
 
 
+def round_stage(k: int, name: str) -> str:
+    """DVC's name of round k's stage ``name``: rounds/k/dvc.yaml:name."""
+    return f"{round_file(k).as_posix()}:{name}"
+
+
 def round_pipelines(rounds: int, oracle: str) -> dict[Path, str]:
     """Path -> text of rounds/0..rounds/dvc.yaml; round k < rounds also selects and merges the labels."""
     texts = {}

@@ -14,13 +14,14 @@ from cartal.io.artifacts import atomic_path
 from cartal.params import Params
 from cartal.plots import plot_data_maps, plot_learning_curve
 from stages import layout
+from stages.pipeline import round_stage
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
     rounds = params.trained_rounds
-    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", f"rounds/{k}/dvc.yaml:evaluate")
+    metrics = [art.read_json(layout.round_metrics(k), f"metrics of round {k}", round_stage(k, "evaluate"))
                for k in rounds]
     curve = report.learning_curve(metrics)
     selections = {k: art.ids(art.read_table(layout.in_round(k, "selected.parquet"), art.SELECTED, columns=["id"]))

@@ -17,12 +17,7 @@ import pyarrow.parquet as pq
 from cartal.annotation.batch import answered
 from cartal.params import Params, annotation_dir
 from stages import layout
-from stages.pipeline import round_file
-
-
-def stage(k: int, name: str) -> str:
-    """DVC's name of round k's stage ``name``."""
-    return f"{round_file(k).as_posix()}:{name}"
+from stages.pipeline import round_stage
 
 
 def status(params: Params, current: Callable[[str], bool] = lambda stage: True) -> dict:
@@ -33,14 +28,14 @@ def status(params: Params, current: Callable[[str], bool] = lambda stage: True) 
         labeled, pool = layout.in_round(k, "labeled.parquet"), layout.in_round(k, "pool.parquet")
         if not labeled.is_file():
             break
-        if not current("prepare" if k == 0 else stage(k - 1, "merge-labels")):
+        if not current("prepare" if k == 0 else round_stage(k - 1, "merge-labels")):
             out_of_date.append(k)
             continue
         entry = {"round": k, "labeled": _rows(labeled), "pool": _rows(pool) if pool.is_file() else None}
         skipped = layout.in_round(k, "skipped.parquet")
         entry["skipped"] = _rows(skipped) if skipped.is_file() else 0
         metrics = layout.round_metrics(k)
-        if metrics.is_file() and current(stage(k, "evaluate")):
+        if metrics.is_file() and current(round_stage(k, "evaluate")):
             scores = json.loads(metrics.read_text())
             entry.update(accuracy=scores.get("accuracy"), macro_f1=scores.get("macro_f1"))
         elif metrics.is_file():
@@ -72,13 +67,13 @@ def _waiting(params: Params, rounds: list[dict], current: Callable[[str], bool])
     if not rounds or params.oracle != "human":
         return None
     k = rounds[-1]["round"]
-    batch = Path(annotation_dir(k)) / "batch.csv"
-    if k >= params.rounds or not current(stage(k, "select")):
+    if k >= params.rounds or not current(round_stage(k, "select")):
         return None
-    if current(stage(k, "merge-labels")) and layout.in_round(k + 1, "labeled.parquet").is_file():
+    if current(round_stage(k, "merge-labels")) and layout.in_round(k + 1, "labeled.parquet").is_file():
         return None
-    return {"round": k, "folder": str(batch.parent), "size": _rows(layout.in_round(k, "selected.parquet")),
-            "answered": answered(batch.parent)}
+    folder = Path(annotation_dir(k))
+    return {"round": k, "folder": str(folder), "size": _rows(layout.in_round(k, "selected.parquet")),
+            "answered": answered(folder)}
 
 
 def _rows(path: Path) -> int:

@@ -224,10 +224,14 @@ def _read_export(path: Path) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """The batch file as strings, as a spreadsheet saves it: comma, semicolon or tab, UTF-8 with or without a BOM."""
+    def unreadable(exc: Exception) -> DataError:
+        return DataError(f"{path}: unreadable ({exc}); fix the file (deleted, it is written again without its "
+                         "labels) and run `cartal repro` again")
+
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: unreadable ({exc}); fix the file (deleted, it is written again without its labels) and run `cartal repro` again") from exc
+        raise unreadable(exc) from exc
     try:
         text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte order mark
     except UnicodeDecodeError as exc:  # cp1252 or latin-1 read as UTF-8 would be refused, or worse, mangled
@@ -239,7 +243,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: unreadable ({exc}); fix the file (deleted, it is written again without its labels) and run `cartal repro` again") from exc
+        raise unreadable(exc) from exc
     missing = [c for c in ("id", "label", "skip") if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: columns {', '.join(missing)} missing (found {', '.join(frame.columns)}, reading it "
