@@ -68,9 +68,19 @@ def _params(path: Path):
 
 def _stage_params(path: Path):
     """A stage's params, checked against the round pipelines DVC runs (rounds/<k>/dvc.yaml)."""
+    from cartal.experiments import backup
+
+    backup.refuse_if_pending(Path.cwd())
     loaded = _params(path)
     _stage("pipeline").check_round_pipelines(Path.cwd(), loaded, source=str(path))
     return loaded
+
+
+def _restore_workspace(params: Path) -> None:
+    """Put back params.yaml and rounds/ that a `cartal reproduce` killed while it queued experiments left."""
+    from cartal.experiments import backup
+
+    backup.restore(params.resolve().parent)
 
 
 # (command, module in stages/, takes a round, help): the commands dvc.yaml calls, in pipeline order
@@ -118,6 +128,7 @@ def rounds(n: int = typer.Argument(..., min=0, help="Query rounds after the seed
     changing `oracle`: a human oracle's rounds read their labels from annotations/round-k/."""
     from cartal.params import set_rounds
 
+    _restore_workspace(params)
     written = set_rounds(params, n)
     _stage("pipeline").write_round_pipelines(params.resolve().parent, n, written.oracle)
     typer.echo(f"{params}: rounds = {n}; rounds/0..{n}/dvc.yaml written (rounds 0..{n} train and evaluate, "
@@ -379,6 +390,11 @@ def repro(ctx: typer.Context, params: Path = PARAMS):
     (DVC alone reports that wait as a failed stage, exit 255)."""
     from cartal.experiments.workspace import repro as dvc_repro
 
+    try:
+        _restore_workspace(params)
+    except CartalError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     code, waiting = dvc_repro(list(ctx.args))
     if code and not waiting:
         raise typer.Exit(code)

@@ -18,8 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -95,31 +94,13 @@ def parse_queue_status(text: str) -> tuple[dict[str, str], int]:
     return status, workers
 
 
-@contextmanager
-def rounds_for_queue(repo: Path, rounds: int) -> Iterator[None]:
-    """While experiments are queued, give the workspace the round pipelines of ``rounds`` rounds.
+def rounds_for_queue(repo: Path, rounds: int):
+    """While experiments are queued, give the workspace the round pipelines of ``rounds`` rounds; afterwards,
+    or on the next cartal command after a kill, params.yaml, rounds/ and git's index of rounds/ are back
+    (``backup.hold``: the originals are kept in .dvc/tmp/cartal-reproduce/ meanwhile)."""
+    from cartal.experiments import backup
 
-    A queued experiment runs the workspace as it was when it was queued, and `-S` can change params but
-    not files: so `cartal rounds N` writes rounds/0..N/dvc.yaml, the new ones are staged (DVC leaves
-    untracked files out of a queued experiment); afterwards params.yaml and rounds/ are put back as they
-    were, and rounds/ in the git index as in HEAD.
-    """
-    params = (repo / "params.yaml").read_bytes()
-    rounds_dir = repo / "rounds"
-    with tempfile.TemporaryDirectory() as tmp:
-        backup = Path(tmp) / "rounds"
-        if rounds_dir.is_dir():
-            shutil.copytree(rounds_dir, backup)
-        try:
-            _run(["cartal", "rounds", str(rounds)], repo)
-            _run(["git", "add", "-A", "--", "rounds"], repo)
-            yield
-        finally:
-            shutil.rmtree(rounds_dir, ignore_errors=True)
-            if backup.is_dir():
-                shutil.copytree(backup, rounds_dir)
-            (repo / "params.yaml").write_bytes(params)
-            _run(["git", "reset", "-q", "--", "rounds"], repo, check=False)
+    return backup.hold(repo, rounds)
 
 
 def enqueue(repo: Path, experiment: Experiment) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from cartal.errors import ProjectError
-from cartal.experiments import dvc_queue
+from cartal.experiments import backup, dvc_queue
 from cartal.experiments.grid import Grid
 from cartal.experiments.outputs import encoder_summary, write_reproduction
 
@@ -24,6 +24,7 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     """
     name = name or grid.dataset
     dvc_queue.check_project(root)
+    backup.restore(root)  # what a reproduction killed while it queued left in the workspace, before anything else
     experiments = grid.experiments()
     # every experiment's params checked now; the first one's say what the grid shares (encoder, cal.tau)
     params = [dvc_queue.check_overrides(root, experiment) for experiment in experiments][0]
