@@ -32,3 +32,11 @@ def test_the_floor_excludes_versions_without_what_cartal_needs(name, too_old, fi
 def test_the_installed_version_is_in_range(name):
     installed = Version(version(name)).base_version  # torch's local label (+cpu) aside
     assert requirement(name).specifier.contains(installed)
+
+
+def test_dvc_is_bounded_by_the_versions_the_executor_replacement_was_tested_on():
+    """cartal.experiments.dvc_executor replaces a private function of DVC: a new DVC may stop calling it (or drop
+    it), so the range ends at the newest version tests/test_dvc_executor.py has run on."""
+    spec = requirement("dvc").specifier
+    assert any(s.operator in ("<", "<=", "==", "~=") for s in spec), f"dvc{spec} has no upper bound"
+    assert spec.contains("3.67.1") and not spec.contains("3.68.0")

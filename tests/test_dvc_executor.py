@@ -60,6 +60,51 @@ def test_install_replaces_dvcs_lookup_unless_turned_off(monkeypatch):
         dvc.stage.utils._get_stage_files = original
 
 
+def test_a_dvc_without_the_function_is_left_as_it_is_and_says_so(monkeypatch):
+    import dvc.stage.utils
+
+    monkeypatch.delattr(dvc.stage.utils, "_get_stage_files")
+    monkeypatch.delenv("CARTAL_PATCH_DVC_EXECUTOR", raising=False)
+    with pytest.warns(RuntimeWarning, match=r"has no dvc.stage.utils._get_stage_files, so cartal's faster stage-file "
+                                            r"lookup is off"):
+        assert dvc_executor.install() is False
+    assert not hasattr(dvc.stage.utils, "_get_stage_files")
+
+
+def test_an_experiment_run_calls_the_replacement_for_every_stage(tmp_path, monkeypatch):
+    """DVC's experiment executor (the same `BaseExecutor.reproduce` for the workspace as for a queue worker's
+    temporary copy) must call the function that ``install`` replaces: if a DVC stops calling it, the replacement
+    is dead code and this fails, whatever the function returns."""
+    import dvc.stage.utils
+    from dvc.cli import main as dvc_main
+
+    for command in (["git", "init", "-q"], ["git", "config", "user.email", "test@example.com"],
+                    ["git", "config", "user.name", "test"], ["dvc", "init", "-q"]):
+        run(command, tmp_path)
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        "  first:\n    cmd: echo one > one.txt\n    outs: [one.txt]\n"
+        "  second:\n    cmd: cat one.txt > two.txt\n    deps: [one.txt]\n    outs: [two.txt]\n")
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "pipeline"], tmp_path)
+    called = []
+
+    def counted(stage):
+        called.append(stage.addressing)
+        return replacement(stage)
+
+    replacement = dvc_executor.stage_files
+    monkeypatch.setattr(dvc_executor, "stage_files", counted)
+    monkeypatch.delenv("CARTAL_PATCH_DVC_EXECUTOR", raising=False)
+    monkeypatch.setattr(dvc.stage.utils, "_get_stage_files", dvc.stage.utils._get_stage_files)  # put back after
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    assert dvc_executor.install() is True
+    assert dvc_main(["exp", "run", "-q", "-n", "counted"]) == 0
+    assert called == ["first", "second"]
+    assert (tmp_path / "two.txt").read_text() == "one\n"
+
+
 def test_the_workers_dvc_is_dvc_with_the_replacement(project):
     path = executor_path(project)["PATH"]
     folder = path.split(os.pathsep)[0]

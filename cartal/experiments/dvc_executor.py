@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 _outputs: dict[str, frozenset[str]] = {}
 
@@ -48,13 +49,19 @@ def stage_files(stage) -> list[str]:
 
 
 def install() -> bool:
-    """Replace DVC's lookup with ``stage_files``; False (and DVC left as it is) where this DVC has no such
-    function, or the user turned the replacement off."""
+    """Replace DVC's lookup with ``stage_files``; False (and DVC left as it is) where the user turned the
+    replacement off, or where this DVC has no such function (with a warning, which a queue worker's log shows).
+    DVC's executor imports the function from its module each time it stages a stage's files, which is what makes
+    the replacement apply; tests/test_dvc_executor.py fails when an experiment run no longer calls it."""
     if os.environ.get("CARTAL_PATCH_DVC_EXECUTOR", "1") == "0":
         return False
+    import dvc
     import dvc.stage.utils
 
     if not callable(getattr(dvc.stage.utils, "_get_stage_files", None)):
+        warnings.warn(f"DVC {dvc.__version__} has no dvc.stage.utils._get_stage_files, so cartal's faster stage-file "
+                      "lookup is off and queued experiments run at DVC's own speed; install a DVC in the range of "
+                      "cartal's pyproject.toml", RuntimeWarning, stacklevel=2)
         return False
     dvc.stage.utils._get_stage_files = stage_files
     return True
