@@ -23,6 +23,10 @@ from cartal.profiling import stage_profile
 app = typer.Typer(
     help="Cartography Active Learning (Zhang and Plank, 2021) as a reproducible DVC pipeline.\n\n"
          "Run a whole experiment with `dvc repro`; the stage commands below are what dvc.yaml calls.",
+    epilog=f"Exit codes: 0 done; 1 an error, said in one line that names the problem and the fix; 2 a wrong option "
+           f"or argument; {LABELS_PENDING_EXIT} a human round's batch waits for labels (the merge-labels stage, and "
+           f"`cartal repro`, which runs it; plain `dvc repro` reports that stage's {LABELS_PENDING_EXIT} as its own "
+           "failure, 255).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
@@ -67,11 +71,15 @@ def _params(path: Path):
 
 
 def _stage_params(path: Path):
-    """A stage's params, checked against the round pipelines DVC runs (rounds/<k>/dvc.yaml)."""
+    """A stage's params, checked against the round pipelines DVC runs (rounds/<k>/dvc.yaml) and against where it
+    runs (no human rounds in a queued experiment's copy, no stage on the files an interrupted reproduction left)."""
     from cartal.experiments import backup
+
+    from cartal.experiments.workspace import refuse_human_rounds_in_a_copy
 
     backup.refuse_if_pending(Path.cwd())
     loaded = _params(path)
+    refuse_human_rounds_in_a_copy(Path.cwd(), loaded.oracle)
     _stage("pipeline").check_round_pipelines(Path.cwd(), loaded, source=str(path))
     return loaded
 

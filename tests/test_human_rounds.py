@@ -4,11 +4,14 @@ pipeline stopping until the labels are there, bad labels refused with nothing wr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cartal.errors import LABELS_PENDING_EXIT
 from cartal.io import artifacts as art
 from projects import new_human_project, run, snapshot, stages_run
 
@@ -46,6 +49,17 @@ def test_the_pipeline_stops_and_says_which_file_to_fill(waiting):
     assert len(json.loads((repo / FOLDER / "tasks.json").read_text())) == BATCH
     status = run(["cartal", "status"], repo).stdout
     assert "round 0: 40 labeled, 200 in the pool" in status and f"waiting for labels: {BATCH} instances" in status
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_the_stage_itself_exits_with_the_code_of_a_wait(waiting, warm):
+    """merge-labels@k exits LABELS_PENDING_EXIT (not 1, an error), in the warm worker or in a process of its own:
+    what `cartal repro` reads a wait from, and a script can too."""
+    repo, _ = waiting
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "CARTAL_WARM": warm}
+    stage = subprocess.run(["cartal", "merge-labels", "0"], cwd=repo, env=env, capture_output=True, text=True)
+    assert stage.returncode == LABELS_PENDING_EXIT, stage.stderr
+    assert stage.stderr.strip().splitlines()[-1].startswith(f"waiting for labels: {BATCH} instances")
 
 
 def test_labels_given_the_run_goes_on_and_records_the_skip(waiting):

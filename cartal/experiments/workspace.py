@@ -10,10 +10,11 @@ of one of them is out of date too, which `dvc status` does not say.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartal.errors import LABELS_PENDING_EXIT
+from cartal.errors import LABELS_PENDING_EXIT, ParamsError
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,28 @@ def repro(args: list[str]) -> tuple[int, bool]:
     finally:
         logger.removeFilter(waiting)
     return code, waiting.seen
+
+
+def experiment_copy(root: Path) -> Path | None:
+    """The project that ``root`` is a temporary copy of, when a stage runs in a queued or temporary DVC
+    experiment (`dvc exp run --queue` or `--temp`, `cartal reproduce`): DVC runs those in a copy under
+    .dvc/tmp/exps and tells the stages the project's own root in DVC_ROOT. None in the workspace."""
+    root = root.resolve()
+    project = os.environ.get("DVC_ROOT")
+    if project and Path(project).resolve() != root:
+        return Path(project)
+    parts = root.parts
+    for i in range(len(parts) - 3):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return None
+
+
+def refuse_human_rounds_in_a_copy(root: Path, oracle: str) -> None:
+    """A human round writes the batch to label into annotations/ and waits for the labels there: in a temporary
+    copy of the project nobody would see the batch, and the copy is deleted when the experiment ends."""
+    project = experiment_copy(root)
+    if oracle == "human" and project is not None:
+        raise ParamsError(f"oracle: human cannot run in a queued or temporary DVC experiment (this one runs in a copy "
+                          f"of {project} that DVC deletes, with the annotation folders); human rounds run in the "
+                          "workspace: `cartal repro`, or `dvc repro` / `dvc exp run` without --queue or --temp")
