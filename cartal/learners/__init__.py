@@ -67,3 +67,5 @@ def load(path: str | Path) -> Learner:
 
 register("mlp", "cartal.learners.mlp:MLPLearner", "cartal-mlp-1",
          "the paper's MLP (two hidden layers) on a frozen encoder's features")
+register("transformer", "cartal.learners.transformer:TransformerLearner", "cartal-transformer-1",
+         "a pretrained transformer fine-tuned every round (transformers' sequence classification)")
