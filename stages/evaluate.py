@@ -11,7 +11,6 @@ import pandas as pd
 from cartal import stopping
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
-from cartal.models.files import load_frozen
 from cartal.params import Params
 from stages import common, layout
 from stages.pipeline import round_stage
@@ -21,9 +20,10 @@ log = logging.getLogger(__name__)
 
 def run(params: Params, k: int) -> None:
     labels = common.label_set()
-    model, _ = load_frozen(layout.in_round(k, "model.safetensors"))
+    model = common.learner(k)
     test = art.read_table(layout.prepared("test"), art.PREPARED, columns=["id", "label"]).to_pandas()
-    probs = model.predict_proba(common.Features("test").rows(test["id"]), common.eval_dropout(params, k, "test"))
+    probs = model.predict_proba(common.learner_inputs(model, "test").rows(test["id"]),
+                                common.eval_dropout(params, k, "test"))
     scores = classification_metrics(common.targets(test["label"], labels), probs, len(labels))
     labeled = len(common.labeled_set(k, labels))
     criteria = stopping_criteria(params, k, len(labels))

@@ -32,17 +32,20 @@ stages:
 """
 
 _TRAIN = """\
-  train-seed:  # a fresh, seeded classifier on L_{k}; per-epoch probabilities of L_{k}
+  train-seed:  # a fresh, seeded learner trained on L_{k}; per-epoch probabilities of L_{k}
     wdir: ../..
     cmd: cartal train-seed {k}
     deps:
       - stages/train_seed.py
       - data/prepared/labels.json
-      - data/features/train.parquet
+      - data/features/train.parquet  # what learner: mlp reads
+      - data/prepared/train.parquet  # what learner: transformer reads, the texts
       - data/rounds/{k}/labeled.parquet{previous}
     params:
       - seed
+      - learner
       - model
+      - transformer
       - cal.dynamics
       - cal.probe_features
     outs:
@@ -56,6 +59,7 @@ _TRAIN = """\
     deps:
       - stages/record_dynamics.py
       - data/features/train.parquet
+      - data/prepared/train.parquet
       - data/rounds/{k}/model.safetensors
       - data/rounds/{k}/training.parquet
       - data/rounds/{k}/labeled.parquet
@@ -97,6 +101,7 @@ _QUERY = """
       - data/rounds/{k}/model.safetensors  # MC dropout runs the model
       - data/rounds/{k}/first_epoch.parquet
       - data/features/train.parquet
+      - data/prepared/train.parquet  # the texts, for a learner of texts
     params:
       - oracle
       - strategy
@@ -170,7 +175,7 @@ def round_pipelines(rounds: int, oracle: str) -> dict[Path, str]:
         query = queries.get(k)
         text = _HEADER.format(k=k, query=f"it also selects a batch from U_{k} and merges its labels into L_{k + 1}"
                               if query else "as the last round, it selects nothing")
-        previous = (f"\n      - data/rounds/{k - 1}/model.safetensors  # read only with model.warm_start" if k else "")
+        previous = (f"\n      - data/rounds/{k - 1}/model.safetensors  # read only with a warm start" if k else "")
         text += _TRAIN.format(k=k, previous=previous)
         if query:
             text += _QUERY.format(k=k, next=query.next, **_oracle_inputs(k, oracle))

@@ -7,7 +7,6 @@ import numpy as np
 from cartal.dynamics import tidy_dynamics
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
-from cartal.models.files import load_frozen
 from cartal.params import Params
 from stages import common, layout
 
@@ -26,11 +25,11 @@ def run(params: Params, k: int) -> None:
     epoch_probs = probs.reshape(len(probs) // len(ids), len(ids), probs.shape[1])
     dynamics = tidy_dynamics(epoch_probs, ids, common.targets(labeled["label"], labels))
 
-    model, _ = load_frozen(layout.in_round(k, "model.safetensors"))
+    model = common.learner(k)
     pool = common.pool_ids(k)
-    features = common.Features("train")
     everyone = np.concatenate([ids, pool])
-    hidden, class_probs = model.hidden_and_proba(features.rows(everyone), common.eval_dropout(params, k, "outputs"))
+    hidden, class_probs = model.hidden_and_proba(common.learner_inputs(model, "train").rows(everyone),
+                                                 common.eval_dropout(params, k, "outputs"))
     outputs = art.table_from_columns(art.OUTPUTS, {
         "id": everyone.tolist(), "labeled": [True] * len(ids) + [False] * len(pool),
         "hidden": hidden, "probs": class_probs,

@@ -79,10 +79,8 @@ def _first_epoch_hidden(k: int, labeled_ids: pd.Series) -> np.ndarray:
 
 
 def _mc_dropout(params: Params, k: int, pool: np.ndarray) -> np.ndarray:
-    from cartal.models.files import load_classifier
-    from cartal.models.training import mc_dropout_proba
     from cartal.seeding import derive_seed
 
-    model, _ = load_classifier(layout.in_round(k, "model.safetensors"))
-    features = common.Features("train").rows(pool)
-    return mc_dropout_proba(model, features, params.mc.passes, seed=derive_seed(params.seed, k))
+    model = common.learner(k)
+    return model.mc_dropout_proba(common.learner_inputs(model, "train").rows(pool), params.mc.passes,
+                                  seed=derive_seed(params.seed, k))

@@ -31,6 +31,13 @@ def test_strategies_lists_cartography_with_its_alias():
     assert names == [info.name for info in available()]
 
 
+def test_learners_lists_each_learner_with_what_it_reads():
+    result = runner.invoke(app, ["learners"])
+    assert result.exit_code == 0
+    assert "mlp\n" in result.output and "reads: features" in result.output
+    assert "transformer\n" in result.output and "reads: texts" in result.output
+
+
 @pytest.mark.parametrize("command, per_round, summary", [(c, r, h) for c, _, r, h in STAGES])
 def test_stage_commands_have_help(command, per_round, summary):
     result = runner.invoke(app, [command, "--help"])

@@ -174,7 +174,8 @@ def test_a_round_declares_the_previous_rounds_model_it_may_warm_start_from(tmp_p
 
 
 def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp_path, monkeypatch):
-    from stages import layout, train_seed
+    from cartal.learners.mlp import MLPLearner
+    from stages import layout
 
     text = (ROOT / "params.yaml").read_text().replace("warm_start: false", "warm_start: true")
     (tmp_path / "params.yaml").write_text(text)
@@ -185,7 +186,7 @@ def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp
     before = previous.read_bytes()
     with pytest.raises(ArtifactError, match=r"takes 384-d features and 6 classes, but the features are 300-d .*"
                                             r"rerun from round 0 with `dvc repro`"):
-        train_seed._start(load_params(tmp_path / "params.yaml"), 1, 300, 6)
+        MLPLearner.create(load_params(tmp_path / "params.yaml"), tuple("abcdef"), 300, 1, previous)
     assert previous.read_bytes() == before
 
 

@@ -79,7 +79,8 @@ def load_frozen(path: str | Path) -> tuple[FrozenMLP, tuple[str, ...]]:
 
 
 @counts_as_io
-def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray]]:
+def read_model_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header (format, config, labels) and the tensors of a model file written by any learner."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: the model file is missing; {FIX}")
@@ -89,11 +90,17 @@ def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
         if "cartal" in metadata:
             header = json.loads(metadata["cartal"])
-            config, labels = header["config"], tuple(header["labels"])
-        else:  # files written before the metadata became one key
-            config, labels = json.loads(metadata["config"]), tuple(json.loads(metadata["labels"]))
-        if not isinstance(config, dict):
+        else:  # files written before the metadata became one key (all of them MLPs)
+            header = {"format": "cartal-mlp-1", "config": json.loads(metadata["config"]),
+                      "labels": json.loads(metadata["labels"])}
+        header["labels"] = tuple(header["labels"])
+        if not isinstance(header["config"], dict) or not isinstance(header["format"], str):
             raise TypeError("config is not a mapping")
     except (SafetensorError, KeyError, TypeError, ValueError, OSError) as exc:
         raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
-    return config, labels, tensors
+    return header, tensors
+
+
+def _read(path: str | Path) -> tuple[dict, tuple[str, ...], dict[str, np.ndarray]]:
+    header, tensors = read_model_file(path)
+    return header["config"], header["labels"], tensors
