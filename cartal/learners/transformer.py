@@ -45,7 +45,9 @@ class TransformerLearner(Learner):
         self.device = _device(self.settings["device"])
         self.model.to(self.device)
         self._hidden = None
-        head = getattr(model, "classifier", None) or getattr(model, "score", None)
+        # compared with None, not `or`: a module with __len__ (a Sequential) can be false
+        head = next((m for m in (getattr(model, "classifier", None), getattr(model, "score", None)) if m is not None),
+                    None)
         if head is None:
             raise ParamsError(f"transformer.name: {settings['name']!r} has no classification head named "
                               "'classifier' or 'score'; use a BERT-, RoBERTa-, DistilBERT- or ELECTRA-like model")
