@@ -18,13 +18,14 @@ from pathlib import Path
 
 import yaml
 
+from cartal import layout
 from cartal.data import registry
 from cartal.errors import ParamsError
 
 ORACLES = ("gold", "human")
 ENCODER_KINDS = ("transformer", "static")
 PROBE_FEATURES = ("last", "first-epoch")
-GOLD_LABELS = "data/prepared/train.parquet"  # where merge-labels finds the labels of a gold (simulated) round
+GOLD_LABELS = layout.prepared("train").as_posix()  # where merge-labels finds the labels of a gold (simulated) round
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
 
@@ -164,13 +165,9 @@ class Query:
     labels: str = GOLD_LABELS
 
 
-def annotation_dir(k: int) -> str:
-    """The folder where a human round k's batch waits for its labels."""
-    return f"annotations/round-{k}"
-
-
 def expected_queries(rounds: int, oracle: str) -> tuple[Query, ...]:
-    return tuple(Query(k, k + 1, annotation_dir(k) if oracle == "human" else GOLD_LABELS) for k in range(rounds))
+    return tuple(Query(k, k + 1, layout.annotation_dir(k).as_posix() if oracle == "human" else GOLD_LABELS)
+                 for k in range(rounds))
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ outputs persist.
 
 from __future__ import annotations
 
-from cartal import strategies
+from cartal import layout, strategies
 from cartal.io import artifacts as art
 from cartal.params import Params
-from stages import layout
 
 
 def run(params: Params) -> None:

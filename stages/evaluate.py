@@ -8,12 +8,12 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cartal import stopping
+from cartal import layout, stopping
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
 from cartal.models.files import load_frozen
 from cartal.params import Params
-from stages import common, layout
+from stages import common
 from stages.pipeline import round_stage
 
 log = logging.getLogger(__name__)

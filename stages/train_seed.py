@@ -17,6 +17,7 @@ import logging
 
 import numpy as np
 
+from cartal import layout
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
 from cartal.models.files import load_classifier, load_optimiser_state, save_classifier
@@ -25,7 +26,7 @@ from cartal.models.optim import AdamW
 from cartal.models.training import fit
 from cartal.params import Params
 from cartal.seeding import derive_seed
-from stages import common, layout
+from stages import common
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cartal import layout
 from cartal.data import registry
 from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
@@ -105,21 +106,21 @@ def rounds_for_queue(repo: Path, rounds: int) -> Iterator[None]:
     were, and rounds/ in the git index as in HEAD.
     """
     params = (repo / "params.yaml").read_bytes()
-    rounds_dir = repo / "rounds"
+    rounds_dir = repo / layout.ROUND_PIPELINES
     with tempfile.TemporaryDirectory() as tmp:
-        backup = Path(tmp) / "rounds"
+        backup = Path(tmp) / layout.ROUND_PIPELINES
         if rounds_dir.is_dir():
             shutil.copytree(rounds_dir, backup)
         try:
             _run(["cartal", "rounds", str(rounds)], repo)
-            _run(["git", "add", "-A", "--", "rounds"], repo)
+            _run(["git", "add", "-A", "--", layout.ROUND_PIPELINES.as_posix()], repo)
             yield
         finally:
             shutil.rmtree(rounds_dir, ignore_errors=True)
             if backup.is_dir():
                 shutil.copytree(backup, rounds_dir)
             (repo / "params.yaml").write_bytes(params)
-            _run(["git", "reset", "-q", "--", "rounds"], repo, check=False)
+            _run(["git", "reset", "-q", "--", layout.ROUND_PIPELINES.as_posix()], repo, check=False)
 
 
 def enqueue(repo: Path, experiment: Experiment) -> None:
@@ -209,28 +210,28 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
 
     fs = DVCFileSystem(str(repo), rev=rev)
 
-    def text(path: str) -> str:
+    def text(path: Path) -> str:
         try:
-            return fs.read_text(path)
+            return fs.read_text(path.as_posix())
         except FileNotFoundError as exc:
             raise ProjectError(f"experiment {experiment.name} ({rev[:7]}) has no {path}; "
                                "it did not finish: rerun `cartal reproduce`") from exc
 
-    def parquet(path: str) -> pd.DataFrame:
+    def parquet(path: Path) -> pd.DataFrame:
         try:
-            return pd.read_parquet(io.BytesIO(fs.read_bytes(path)))
+            return pd.read_parquet(io.BytesIO(fs.read_bytes(path.as_posix())))
         except FileNotFoundError as exc:
             raise ProjectError(f"experiment {experiment.name} ({rev[:7]}): {path} is not in the DVC cache; "
                                "run `cartal reproduce` again to rerun it") from exc
 
-    curve = pd.read_csv(io.StringIO(text("metrics/curve.csv")))
-    batches = pd.read_csv(io.StringIO(text("metrics/batch_stats.csv")))
-    summary = json.loads(text("metrics/summary.json"))
+    curve = pd.read_csv(io.StringIO(text(layout.CURVE_CSV)))
+    batches = pd.read_csv(io.StringIO(text(layout.BATCH_STATS)))
+    summary = json.loads(text(layout.SUMMARY))
     if summary.get("strategy") != experiment.strategy:  # the commit is not the experiment it is named after
         raise ProjectError(f"experiment {experiment.name} ran strategy {summary.get('strategy')!r}, "
                            f"expected {experiment.strategy!r}")
-    selected = {k: parquet(f"data/rounds/{k}/selected.parquet")["id"].astype(str).tolist() for k in range(rounds)}
-    every_map = {k: parquet(f"data/rounds/{k}/map.parquet") for k in range(rounds + 1)}
+    selected = {k: parquet(layout.in_round(k, "selected.parquet"))["id"].astype(str).tolist() for k in range(rounds)}
+    every_map = {k: parquet(layout.in_round(k, "map.parquet")) for k in range(rounds + 1)}
     maps = {"first": every_map[0], "last": every_map[rounds]}
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
