@@ -6,7 +6,7 @@ depends on the file it writes) and has nothing worth keeping: a refused value
 stops `dvc repro` here, with every artifact as it was. The file's content never
 changes, so passing the check never reruns anything downstream.
 
-Checked here: every key's type and range, the strategy and CAL's fallback, and
+Checked here: every key's type and range, the strategy, its strategy_args and CAL's fallback, and
 that rounds/<k>/dvc.yaml match `rounds` and `oracle` (the command does that for
 every stage). What needs the data (the seed set and the budget against the
 pool, the label set against the labels found) is checked by prepare, whose
@@ -22,5 +22,6 @@ from cartal.params import Params
 
 def run(params: Params) -> None:
     strategies.resolve(params.strategy)
+    strategies.check_args(params)
     strategies.check_fallback(params.cal.fallback)
     art.write_json({"checked": "params.yaml", "by": "cartal check-params"}, layout.PARAMS_CHECKED)

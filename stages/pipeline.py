@@ -101,6 +101,7 @@ _QUERY = """
     params:
       - oracle
       - strategy
+      - strategy_args
       - batch_size
       - seed
       - cal

@@ -17,7 +17,7 @@ from cartal.models.optim import AdamW
 from cartal.models.training import fit
 from cartal.params import load_params
 from cartal.strategies.cartography import Cartography
-from helpers import pool_state
+from cartal.testing import pool_state
 from helpers import toy as separable
 from projects import ROOT
 from test_round_pipelines import project as round_project

@@ -252,7 +252,10 @@ def experiment_params(repo: Path, experiment: Experiment) -> Params:
 
 def check_overrides(repo: Path, experiment: Experiment) -> Params:
     """Validate an experiment's params now rather than in a queued worker; return them."""
+    from cartal import strategies
+
     params = experiment_params(repo, experiment)
+    strategies.check_args(params, source=f"experiment {experiment.name}")
     for key in (source.folder_key for source in registry.with_folders()):
         folder = getattr(params.data, key)
         if folder and not Path(folder).is_absolute():
