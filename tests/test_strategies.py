@@ -11,7 +11,7 @@ from cartal.errors import ParamsError, UnknownStrategyError
 from cartal.params import params_from_dict
 from cartal.strategies import QueryStrategy, Selection, top_b
 from cartal.strategies.cartography import Cartography
-from cartal.testing import FAST_PARAMS, check_strategy, pool_state
+from cartal.testing import FAST_PARAMS, check_strategy, pool_state, reorder_pool
 
 NAMES = [info.name for info in strategies.available()]
 
@@ -76,9 +76,7 @@ def test_random_depends_on_seed_and_round_not_on_pool_order():
     assert make("random").select(replace(state, seed=8), 10).ids.tolist() != base
     assert make("random").select(replace(state, round=1), 10).ids.tolist() != base
     shuffled = np.random.default_rng(0).permutation(len(state.pool_ids))
-    reordered = replace(state, pool_ids=state.pool_ids[shuffled], pool_probs=state.pool_probs[shuffled],
-                        pool_hidden=state.pool_hidden[shuffled])
-    assert make("random").select(reordered, 10).ids.tolist() == base
+    assert make("random").select(reorder_pool(state, shuffled), 10).ids.tolist() == base
     # different seeds: different batches (over several seeds, not one lucky pair)
     batches = {tuple(make("random").select(replace(state, seed=seed), 10).ids) for seed in range(10)}
     assert len(batches) == 10
