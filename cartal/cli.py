@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from cartal import layout
 from cartal.data import registry
 from cartal.errors import LABELS_PENDING_EXIT, CartalError, LabelsPendingError, ParamsError, ProjectError
 from cartal.profiling import stage_profile
@@ -353,8 +354,8 @@ def _describe(state: dict) -> list[tuple[str, str | None]]:
         summary = state["summary"]
         scores = ("" if summary is None else f"final test accuracy {summary['final_accuracy']:.4f} with "
                   f"{summary['final_labeled']} labeled, area under the learning curve {summary['aulc_accuracy']:.4f}; ")
-        lines.append((f"finished: {scores}metrics/summary.json, metrics/curve.png, metrics/data_maps.png; "
-                      "`cartal compare` sets it beside other experiments", None))
+        files = ", ".join(path.as_posix() for path in (layout.SUMMARY, layout.CURVE_PNG, layout.DATA_MAPS_PNG))
+        lines.append((f"finished: {scores}{files}; `cartal compare` sets it beside other experiments", None))
     elif latest is not None:
         lines.append((f"not finished: {rerun} runs what is left", None))
     return lines

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import yaml
 
+from cartal import layout
 from cartal.data import registry
 from cartal.errors import ParamsError
 
 ORACLES = ("gold", "human")
 ENCODER_KINDS = ("transformer", "static")
 PROBE_FEATURES = ("last", "first-epoch")
-GOLD_LABELS = "data/prepared/train.parquet"  # where merge-labels finds the labels of a gold (simulated) round
+GOLD_LABELS = layout.prepared("train").as_posix()  # where merge-labels finds the labels of a gold (simulated) round
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
 
@@ -179,13 +180,9 @@ class Query:
     labels: str = GOLD_LABELS
 
 
-def annotation_dir(k: int) -> str:
-    """The folder where a human round k's batch waits for its labels."""
-    return f"annotations/round-{k}"
-
-
 def expected_queries(rounds: int, oracle: str) -> tuple[Query, ...]:
-    return tuple(Query(k, k + 1, annotation_dir(k) if oracle == "human" else GOLD_LABELS) for k in range(rounds))
+    return tuple(Query(k, k + 1, layout.annotation_dir(k).as_posix() if oracle == "human" else GOLD_LABELS)
+                 for k in range(rounds))
 
 
 @dataclass(frozen=True)
@@ -198,6 +195,8 @@ class Params:
     rounds: int = 10
     oracle: str = "gold"  # gold: simulate with the dataset's labels | human: a person labels each batch
     learner: str = "mlp"  # mlp: the paper's MLP on the encoder's features | transformer: fine-tuned (cartal.learners)
+    # the strategy's own settings, checked by the strategy (QueryStrategy.Args) in check-params; empty: none
+    strategy_args: dict = field(default_factory=dict)
     data: DataParams = field(default_factory=DataParams)
     encoder: EncoderParams = field(default_factory=EncoderParams)
     model: ModelParams = field(default_factory=ModelParams)
@@ -330,6 +329,17 @@ def _validate_learner(p: Params, fail) -> None:
         fail("transformer.device", f"is {t.device!r}; use cpu, cuda, cuda:N or auto")
 
 
+def settings_from_dict(cls, raw: dict, prefix: str, source: str):
+    """The dataclass ``cls`` from ``raw``, checked as params.yaml's blocks are: a value's type against the
+    field's (an int is a float, a list of names a tuple), a float finite, and a nested dataclass a mapping.
+    The caller checks the keys first (an unknown one fails here too, naming the dataclass's fields)."""
+    value = _build(cls, raw, prefix=prefix, source=source)
+    for key, number in _floats(value, prefix):
+        if not math.isfinite(number):
+            raise ParamsError(f"{source}: '{key}' must be a finite number, got {number}")
+    return value
+
+
 def _floats(node, prefix: str = ""):
     """Every float param as (dotted key, value), nested groups included."""
     for f in dataclasses.fields(node):
@@ -399,6 +409,10 @@ def _coerce(value, hint, key: str, source: str):
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if value is None and type(None) in allowed:
         return None
+    if hint is dict:  # a mapping whose keys someone else checks (strategy_args); empty (null) = none
+        if value is None or (isinstance(value, dict) and all(isinstance(name, str) for name in value)):
+            return dict(value or {})
+        raise ParamsError(f"{source}: '{key}' must be a mapping of names to values, got {value!r}")
     for kind in allowed:
         if typing.get_origin(kind) is tuple:  # a list of names in YAML; one name alone is a list of one
             items = [value] if isinstance(value, str) else value
@@ -413,5 +427,22 @@ def _coerce(value, hint, key: str, source: str):
             return float(value)
         if kind is str and isinstance(value, str):
             return value
-    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
-    raise ParamsError(f"{source}: '{key}' must be {names}, got {value!r}")
+        if typing.get_origin(kind) is typing.Literal and value in typing.get_args(kind):
+            return value
+    raise ParamsError(f"{source}: '{key}' must be {type_name(hint)}, got {value!r}")
+
+
+def type_name(hint) -> str:
+    """A field's type as the messages say it: int, float or null, one of 'a', 'b', a list of names."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+
+    def name(kind) -> str:
+        if kind is type(None):
+            return "null"
+        if typing.get_origin(kind) is typing.Literal:
+            return "one of " + ", ".join(map(repr, typing.get_args(kind)))
+        if typing.get_origin(kind) is tuple:
+            return "a list of names"
+        return getattr(kind, "__name__", str(kind))
+
+    return " or ".join(map(name, allowed))

@@ -6,11 +6,11 @@ the report stage draws the first and the last map, and `dvc plots show` draws an
 
 from __future__ import annotations
 
+from cartal import layout
 from cartal.dynamics import data_map
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
-from stages import layout
 
 
 def run(params: Params, k: int) -> None:

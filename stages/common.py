@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cartal import layout
 from cartal.data.validate import check_labels
-from cartal.errors import ArtifactError
+from cartal.errors import ArtifactError, listing
 from cartal.io import artifacts as art
 from cartal.seeding import rng
-from stages import layout
 
 
 def label_set() -> tuple[str, ...]:
@@ -38,6 +38,18 @@ def targets(labels_of_rows: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     return labels_of_rows.map({label: i for i, label in enumerate(labels)}).to_numpy(np.int64)
 
 
+def rows_by_id(index: pd.Index, ids, path, what: str, stage: str) -> np.ndarray:
+    """The row of each of ``ids`` in an artifact whose rows have the ids ``index``; an id it lacks means the
+    artifact is stale: ArtifactError naming the ids, the file and the stage that writes it."""
+    ids = np.asarray(ids, dtype=object)
+    position = index.get_indexer(pd.Index(ids))
+    if (position < 0).any():
+        missing = ids[position < 0]
+        raise ArtifactError(f"{path}: no {what} for {len(missing)} ids ({listing(missing)}); the file is stale: "
+                            f"rerun `dvc repro` (the stage '{stage}' writes it)")
+    return position
+
+
 class VectorsById:
     """A table of one vector per id (features, a hidden layer), indexed by id."""
 
@@ -48,14 +60,7 @@ class VectorsById:
         self.matrix = art.vectors(table, column)
 
     def rows(self, ids) -> np.ndarray:
-        position = self.index.get_indexer(pd.Index(np.asarray(ids, dtype=object)))
-        if (position < 0).any():
-            missing = np.asarray(ids, dtype=object)[position < 0][:10]
-            raise ArtifactError(
-                f"{self.path}: no {self.what} for ids {', '.join(map(str, missing))}; "
-                f"the {self.what} are stale: rerun `dvc repro` (the stage '{self.stage}' writes them)"
-            )
-        return self.matrix[position]
+        return self.matrix[rows_by_id(self.index, ids, self.path, self.what, self.stage)]
 
 
 class Features(VectorsById):
@@ -97,7 +102,6 @@ def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
     so that the file always holds the batch the pipeline selected, also after DVC restored select from its
     cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch)."""
     from cartal.annotation.batch import write_batch
-    from cartal.params import annotation_dir
 
     ids = np.asarray(ids, dtype=object)
     texts = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "text"]).to_pandas().set_index("id")
@@ -106,4 +110,4 @@ def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
     batch = pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
                           "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
                           "confidence": probs.max(axis=1)})
-    return write_batch(Path(annotation_dir(k)), batch, model_version=f"round {k} ({params.strategy})", labels=labels)
+    return write_batch(layout.annotation_dir(k), batch, model_version=f"round {k} ({params.strategy})", labels=labels)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cartal import layout
 from cartal.encoders import embed_splits
 from cartal.io import artifacts as art
 from cartal.params import Params
-from stages import layout
 
 
 def run(params: Params) -> None:

@@ -8,11 +8,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cartal import stopping
+from cartal import layout, stopping
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
 from cartal.params import Params
-from stages import common, layout
+from stages import common
 from stages.pipeline import round_stage
 
 log = logging.getLogger(__name__)

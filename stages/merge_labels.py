@@ -7,14 +7,13 @@ saying what to fill until they are there).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from cartal import layout
 from cartal.io import artifacts as art
 from cartal.oracle import merge_labels
-from cartal.params import Params, annotation_dir
-from stages import common, layout
+from cartal.params import Params
+from stages import common
 
 
 def run(params: Params, k: int) -> None:
@@ -27,7 +26,7 @@ def run(params: Params, k: int) -> None:
         from cartal.annotation.batch import read_answers
 
         common.write_batch_to_label(params, k, selected, labels)
-        answers = read_answers(Path(annotation_dir(k)), selected, labels)
+        answers = read_answers(layout.annotation_dir(k), selected, labels)
         given, skipped = answers.labels, answers.skipped
     else:
         gold = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "label"]).to_pandas()

@@ -16,11 +16,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from cartal import layout
 from cartal.errors import ParamsError
 from cartal.io.artifacts import atomic_path
-from cartal.params import Params, annotation_dir, expected_queries
+from cartal.params import Params, expected_queries
 
-ROUNDS_DIR = Path("rounds")
+ROUNDS_DIR = layout.ROUND_PIPELINES
 
 _HEADER = """\
 # Round {k} of the active-learning loop: it trains on L_{k}, records the training dynamics, builds the data map
@@ -105,6 +106,7 @@ _QUERY = """
     params:
       - oracle
       - strategy
+      - strategy_args
       - batch_size
       - seed
       - cal
@@ -159,7 +161,7 @@ _EVALUATE = """
 
 
 def round_file(k: int) -> Path:
-    return ROUNDS_DIR / str(k) / "dvc.yaml"
+    return layout.round_pipeline(k)
 
 
 def round_stage(k: int, name: str) -> str:
@@ -193,7 +195,7 @@ def _oracle_inputs(k: int, oracle: str) -> dict[str, str]:
     return {"texts_note": "the texts of the batch a person labels",
             "human": f"""
       - data/rounds/{k}/outputs.parquet  # the model's suggestion for each instance of the batch
-      - {annotation_dir(k)}  # the batch file and the labels you give in it"""}
+      - {layout.annotation_dir(k).as_posix()}  # the batch file and the labels you give in it"""}
 
 
 def write_round_pipelines(root: Path, rounds: int, oracle: str) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cartal import layout
 from cartal.data import datasets
 from cartal.data.split import check_budget, draw_seed_set
 from cartal.errors import DataError
 from cartal.io import artifacts as art
 from cartal.params import Params
-from stages import layout
 
 log = logging.getLogger(__name__)
 

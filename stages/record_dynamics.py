@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cartal import layout
 from cartal.dynamics import tidy_dynamics
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
 from cartal.params import Params
-from stages import common, layout
+from stages import common
 
 
 def run(params: Params, k: int) -> None:

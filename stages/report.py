@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from cartal import report
+from cartal import layout, report
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
 from cartal.plots import plot_data_maps, plot_learning_curve
-from stages import layout
 from stages.pipeline import round_stage
 
 log = logging.getLogger(__name__)

@@ -7,12 +7,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cartal import strategies
-from cartal.errors import ArtifactError
+from cartal import layout, strategies
 from cartal.io import artifacts as art
 from cartal.params import Params
 from cartal.strategies import PoolState
-from stages import common, layout
+from stages import common
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +50,8 @@ def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: fro
     path = layout.in_round(k, "outputs.parquet")
     table = art.read_table(path, art.OUTPUTS)
     index = pd.Index(art.ids(table))
-    rows = {}
-    for name, ids in (("labeled", labeled_ids), ("pool", pool)):
-        rows[name] = index.get_indexer(pd.Index(ids))
-        if (rows[name] < 0).any():
-            raise ArtifactError(f"{path}: model outputs lack {(rows[name] < 0).sum()} {name} ids; "
-                                "rerun `dvc repro` (the stage 'record-dynamics' writes it)")
+    rows = {name: common.rows_by_id(index, ids, path, "model outputs", "record-dynamics")
+            for name, ids in (("labeled", labeled_ids), ("pool", pool))}
     wanted = [("pool", "probs"), ("pool", "hidden"), ("labeled", "hidden"), ("labeled", "probs")]
     matrices = {column: art.vectors(table, column) for column in needs & {"probs", "hidden"}}
     return {f"{name}_{column}": matrices[column][rows[name]] for name, column in wanted if column in matrices}
@@ -64,12 +59,9 @@ def _model_outputs(k: int, labeled_ids: np.ndarray, pool: np.ndarray, needs: fro
 
 def _aligned_map(k: int, labeled_ids: pd.Series) -> pd.DataFrame:
     path = layout.in_round(k, "map.parquet")
-    frame = art.read_table(path, art.DATA_MAP).to_pandas().set_index("id")
-    missing = pd.Index(labeled_ids).difference(frame.index)
-    if len(missing):
-        raise ArtifactError(f"{path}: the data map lacks {len(missing)} labeled ids; "
-                            "rerun `dvc repro` (the stage 'build-map' writes it)")
-    return frame.loc[labeled_ids].reset_index()
+    frame = art.read_table(path, art.DATA_MAP).to_pandas()
+    rows = common.rows_by_id(pd.Index(frame["id"]), labeled_ids, path, "data map", "build-map")
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _first_epoch_hidden(k: int, labeled_ids: pd.Series) -> np.ndarray:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from cartal import layout
 from cartal.annotation.batch import answered
-from cartal.params import Params, annotation_dir
-from stages import layout
+from cartal.params import Params
 from stages.pipeline import round_stage
 
 
@@ -71,7 +71,7 @@ def _waiting(params: Params, rounds: list[dict], current: Callable[[str], bool])
         return None
     if current(round_stage(k, "merge-labels")) and layout.in_round(k + 1, "labeled.parquet").is_file():
         return None
-    folder = Path(annotation_dir(k))
+    folder = layout.annotation_dir(k)
     return {"round": k, "folder": str(folder), "size": _rows(layout.in_round(k, "selected.parquet")),
             "answered": answered(folder)}
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartal import learners
+from cartal import layout, learners
 from cartal.io import artifacts as art
 from cartal.params import Params
 from cartal.seeding import derive_seed
-from stages import common, layout
+from stages import common
 
 
 def run(params: Params, k: int) -> None:

@@ -12,7 +12,7 @@ from cartal import strategies
 from cartal.params import params_from_dict
 from cartal.strategies import PoolState
 from cartal.strategies.cartography import Cartography
-from helpers import pool_state
+from cartal.testing import pool_state
 
 ROOT = Path(__file__).resolve().parents[1]
 

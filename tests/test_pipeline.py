@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from cartal.io import artifacts as art
-from projects import new_project, run, stages_run, stages_skipped
+from projects import new_project, run, snapshot, stages_run, stages_skipped
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +137,56 @@ def test_shrinking_rounds_leaves_no_stale_round_in_the_report(project):
     curve = pd.read_csv(project / "metrics/curve.csv")
     assert curve["round"].tolist() == [0, 1]  # ...but the report reads only the declared rounds
     assert len(pd.read_csv(project / "metrics/batch_stats.csv")) == 1
+
+
+USER_STRATEGY = '''\
+from dataclasses import dataclass
+
+import numpy as np
+
+from cartal.strategies import PoolState, QueryStrategy
+
+
+class PowerOfHidden(QueryStrategy):
+    name = "power-of-hidden"
+    needs = frozenset({"hidden"})
+
+    @dataclass(frozen=True)
+    class Args:
+        power: float = 2.0
+
+    def score(self, state: PoolState) -> np.ndarray:
+        return np.linalg.norm(state.pool_hidden.astype(np.float64), axis=1) ** self.args.power
+'''
+
+
+def test_a_users_strategy_runs_with_its_own_settings_and_a_changed_setting_reruns_selection(project):
+    """strategy: module:Class with strategy_args, as the README's "Strategies" shows; -S on a setting reruns
+    select, and a setting the strategy does not take stops the run at check-params, every artifact as it was."""
+    (project / "my_strategies.py").write_text(USER_STRATEGY)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "a strategy of our own"], project)
+
+    def selected_scores() -> tuple[np.ndarray, np.ndarray]:
+        selected = art.read_table(project / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas()
+        assert (selected["picked_by"] == "power-of-hidden").all()
+        outputs = art.read_table(project / "data/rounds/0/outputs.parquet", art.OUTPUTS)
+        hidden = pd.Series(list(art.vectors(outputs, "hidden")), index=art.ids(outputs))
+        norms = np.array([np.linalg.norm(hidden[i].astype(np.float64)) for i in selected["id"]])
+        return selected["score"].to_numpy(), norms
+
+    first = run(["dvc", "exp", "run", "-S", "strategy=my_strategies:PowerOfHidden", "-S", "+strategy_args.power=3"],
+                project)
+    assert "select@0" in stages_run(first.stdout)
+    scores, norms = selected_scores()
+    assert scores == pytest.approx(norms ** 3)
+    second = run(["dvc", "exp", "run", "-S", "strategy_args.power=1"], project)
+    assert "select@0" in stages_run(second.stdout) and "train-seed@0" in stages_skipped(second.stdout)
+    scores, norms = selected_scores()
+    assert scores == pytest.approx(norms)
+    before = snapshot(project)
+    refused = run(["dvc", "exp", "run", "-S", "+strategy_args.pwr=2"], project, check=False)
+    assert refused.returncode != 0
+    assert ("'strategy_args.pwr' is not a setting of the strategy: strategy 'power-of-hidden' takes power (float, "
+            "default 2.0)") in refused.stdout + refused.stderr
+    assert snapshot(project) == before

@@ -17,7 +17,7 @@ from cartal.models.optim import AdamW
 from cartal.models.training import fit
 from cartal.params import load_params
 from cartal.strategies.cartography import Cartography
-from helpers import pool_state
+from cartal.testing import pool_state
 from helpers import toy as separable
 from projects import ROOT
 from test_round_pipelines import project as round_project
@@ -140,7 +140,8 @@ def test_the_probe_learns_the_hidden_layer_that_probe_features_names():
 
 
 def test_a_shared_seed_set_is_the_same_for_every_experiment_seed(tmp_path, monkeypatch, shared_data):
-    from stages import layout, prepare
+    from cartal import layout
+    from stages import prepare
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.update(dataset="trec", seed_size=40, batch_size=20, rounds=2)
@@ -165,7 +166,7 @@ def test_the_optimiser_carries_over_only_with_the_weights(tmp_path):
 
 
 def test_a_round_declares_the_previous_rounds_model_it_may_warm_start_from(tmp_path):
-    from stages import layout
+    from cartal import layout
 
     round_project(tmp_path, 2)
     assert str(layout.in_round(0, "model.safetensors")) in stages_of(tmp_path, 1)["train-seed"]["deps"]
@@ -174,8 +175,8 @@ def test_a_round_declares_the_previous_rounds_model_it_may_warm_start_from(tmp_p
 
 
 def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp_path, monkeypatch):
+    from cartal import layout
     from cartal.learners.mlp import MLPLearner
-    from stages import layout
 
     text = (ROOT / "params.yaml").read_text().replace("warm_start: false", "warm_start: true")
     (tmp_path / "params.yaml").write_text(text)
@@ -191,14 +192,46 @@ def test_a_warm_start_from_a_model_of_other_features_is_refused_with_the_fix(tmp
 
 
 def test_select_refuses_a_first_epoch_file_written_without_the_option(tmp_path, monkeypatch):
+    from cartal import layout
     from cartal.io import artifacts as art
-    from stages import layout, select
+    from stages import select
 
     monkeypatch.chdir(tmp_path)
     path = layout.in_round(0, "first_epoch.parquet")
     path.parent.mkdir(parents=True)
     art.write_table(art.table_from_columns(art.FIRST_EPOCH, {"id": [], "hidden": np.zeros((0, 4), np.float32)}),
                     path, art.FIRST_EPOCH)
-    with pytest.raises(ArtifactError, match=r"no first-epoch hidden layers for ids l1, l2; .*stale: rerun `dvc "
-                                            r"repro` \(the stage 'train-seed' writes them\)"):
+    with pytest.raises(ArtifactError, match=r"no first-epoch hidden layers for 2 ids \(l1, l2\); the file is stale: "
+                                            r"rerun `dvc repro` \(the stage 'train-seed' writes it\)"):
         select._first_epoch_hidden(0, pd.Series(["l1", "l2"]))
+
+
+def test_select_reads_its_inputs_by_id_and_refuses_an_id_they_lack(tmp_path, monkeypatch):
+    """The model outputs and the data map are read by id (one helper, stages.common.rows_by_id), in the order
+    asked for; an id the file lacks is refused, naming it and the stage that writes the file."""
+    from cartal import layout
+    from cartal.io import artifacts as art
+    from stages import select
+
+    monkeypatch.chdir(tmp_path)
+    layout.ROUNDS.joinpath("0").mkdir(parents=True)
+    ids = ["l1", "l0", "p0"]
+    art.write_table(art.table_from_columns(art.OUTPUTS, {
+        "id": ids, "labeled": [True, True, False], "hidden": np.arange(6, dtype=np.float32).reshape(3, 2),
+        "probs": np.full((3, 2), 0.5, np.float32)}), layout.in_round(0, "outputs.parquet"), art.OUTPUTS)
+    art.write_table(art.table_from_columns(art.DATA_MAP, {
+        "id": ["l1", "l0"], "confidence": [0.1, 0.2], "variability": [0.3, 0.4], "correctness": [0.0, 1.0],
+        "correctness_bin": [0.0, 1.0], "region": ["hard-to-learn", "easy-to-learn"]}),
+        layout.in_round(0, "map.parquet"), art.DATA_MAP)
+    outputs = select._model_outputs(0, np.array(["l0", "l1"], dtype=object), np.array(["p0"], dtype=object),
+                                    frozenset({"hidden"}))
+    assert outputs["labeled_hidden"].tolist() == [[2, 3], [0, 1]] and outputs["pool_hidden"].tolist() == [[4, 5]]
+    frame = select._aligned_map(0, pd.Series(["l0", "l1"]))
+    assert frame["id"].tolist() == ["l0", "l1"] and frame["confidence"].tolist() == [0.2, 0.1]
+    assert list(frame.columns) == art.DATA_MAP.column_names
+    with pytest.raises(ArtifactError, match=r"outputs.parquet: no model outputs for 1 ids \(p9\); the file is stale: "
+                                            r"rerun `dvc repro` \(the stage 'record-dynamics' writes it\)"):
+        select._model_outputs(0, np.array(["l0"], dtype=object), np.array(["p0", "p9"], dtype=object),
+                              frozenset({"probs"}))
+    with pytest.raises(ArtifactError, match=r"map.parquet: no data map for 1 ids \(l7\); .*'build-map' writes it"):
+        select._aligned_map(0, pd.Series(["l0", "l7"]))

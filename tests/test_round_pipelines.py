@@ -41,7 +41,7 @@ def test_every_round_trains_maps_and_is_evaluated_and_all_but_the_last_query(tmp
 
 
 def test_stage_paths_are_the_ones_the_stages_use(tmp_path):
-    from stages import layout
+    from cartal import layout
 
     project(tmp_path, 1)
     stage = stages_of(tmp_path, 0)

@@ -1,4 +1,5 @@
-"""The contract every registered strategy must keep, checked for each of them."""
+"""The contract every registered strategy must keep, checked for each of them with cartal.testing, the checks a
+user runs on a strategy of their own; strategy_args, a strategy's own settings."""
 
 from dataclasses import replace
 
@@ -6,76 +7,67 @@ import numpy as np
 import pytest
 
 from cartal import strategies
-from cartal.errors import UnknownStrategyError
+from cartal.errors import ParamsError, UnknownStrategyError
 from cartal.params import params_from_dict
-from cartal.strategies import top_b
+from cartal.strategies import QueryStrategy, Selection, top_b
 from cartal.strategies.cartography import Cartography
-from helpers import pool_state
+from cartal.testing import FAST_PARAMS, check_strategy, pool_state, reorder_pool
 
 NAMES = [info.name for info in strategies.available()]
-FAST_PARAMS = params_from_dict({"rounds": 0, "model": {"epochs": 3}})
 
 
 def make(name):
     return strategies.create(name, FAST_PARAMS)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_returns_b_distinct_pool_ids_best_first(name):
-    state = pool_state()
-    selection = make(name).select(state, 7)
-    assert len(selection.ids) == 7 == len(set(selection.ids))
-    assert set(selection.ids) <= set(state.pool_ids)
-    assert not set(selection.ids) & set(state.labeled_ids)
-    assert len(selection.scores) == 7 and np.all(np.diff(selection.scores) <= 0)
-    assert selection.picked_by
+GREEDY = ("coreset", "badge")  # they score their picks greedily or sample (documented): not score()'s top b
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_pool_of_b_or_fewer_is_taken_whole(name):
-    state = pool_state(n_pool=5)
-    assert sorted(make(name).select(state, 5).ids) == sorted(state.pool_ids)
-    assert sorted(make(name).select(state, 9).ids) == sorted(state.pool_ids)
+def test_every_registered_strategy_keeps_the_contract(name):
+    # the same checks a user runs on a strategy of their own (cartal.testing)
+    check_strategy(name, params=FAST_PARAMS, ranked=name not in GREEDY)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_same_inputs_and_seed_give_the_same_batch(name):
-    first, second = make(name).select(pool_state(), 10), make(name).select(pool_state(), 10)
-    assert first.ids.tolist() == second.ids.tolist()
-    assert np.array_equal(first.scores, second.scores)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_the_contract_state_holds_hard_and_easy_instances(name):
+def test_the_contract_state_holds_hard_and_easy_instances():
     # the shared state must exercise CAL's probe, not its one-class fallback
     state = pool_state()
     assert np.array_equal(state.data_map["id"].to_numpy(), state.labeled_ids)
     assert set(state.data_map["correctness_bin"]) >= {0.0, 1.0}
-    assert make(name).select(state, 7).picked_by == strategies.resolve(name).load().name
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("coreset", "badge")])
-def test_scores_beside_the_ids_are_the_strategys_scores(name):
-    # coreset and badge score their picks greedily (documented); the others rank score() with top_b
-    state = pool_state()
-    strategy = make(name)
-    selection = strategy.select(state, 7)
-    position = {i: n for n, i in enumerate(state.pool_ids)}
-    scores = np.asarray(strategy.score(state), dtype=np.float64)
-    assert selection.scores == pytest.approx(scores[[position[i] for i in selection.ids]])
-    assert selection.scores[-1] >= np.delete(scores, [position[i] for i in selection.ids]).max()
+@pytest.mark.parametrize("broken, rule", [
+    ("Repeats", "picked 7 ids \\(1 distinct\\), not 7"),
+    ("ReadsProbs", "fails \\(TypeError: .*\\) with only the inputs its needs \\(hidden\\) name"),
+    ("DependsOnOrder", "the order the pool is given in changed the batch"),
+])
+def test_the_contract_checks_catch_a_broken_strategy(broken, rule):
+    with pytest.raises(AssertionError, match=rule):
+        check_strategy(getattr(BrokenStrategies, broken))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_the_order_the_pool_is_given_in_does_not_matter(name):
-    # QueryStrategy's contract: a selection never depends on the order the pool was read in
-    state = pool_state()
-    shuffled = np.random.default_rng(1).permutation(len(state.pool_ids))
-    reordered = replace(state, pool_ids=state.pool_ids[shuffled], pool_probs=state.pool_probs[shuffled],
-                        pool_hidden=state.pool_hidden[shuffled], pool_mc_probs=state.pool_mc_probs[:, shuffled])
-    first, second = make(name).select(state, 7), make(name).select(reordered, 7)
-    assert second.ids.tolist() == first.ids.tolist()
-    assert second.scores == pytest.approx(first.scores, abs=1e-9)
+class BrokenStrategies:
+    class Repeats(QueryStrategy):
+        name = "repeats"
+
+        def score(self, state):
+            return np.zeros(len(state.pool_ids))
+
+        def select(self, state, batch_size):
+            return Selection(np.array([state.pool_ids[0]] * batch_size, dtype=object), np.zeros(batch_size), self.name)
+
+    class ReadsProbs(QueryStrategy):
+        name = "reads-probs"
+        needs = frozenset({"hidden"})  # but it reads probs
+
+        def score(self, state):
+            return state.pool_hidden[:, 0] + state.pool_probs[:, 0]
+
+    class DependsOnOrder(QueryStrategy):
+        name = "depends-on-order"
+
+        def score(self, state):
+            return -np.arange(len(state.pool_ids), dtype=float)  # the first ids given win
 
 
 def test_random_depends_on_seed_and_round_not_on_pool_order():
@@ -84,9 +76,7 @@ def test_random_depends_on_seed_and_round_not_on_pool_order():
     assert make("random").select(replace(state, seed=8), 10).ids.tolist() != base
     assert make("random").select(replace(state, round=1), 10).ids.tolist() != base
     shuffled = np.random.default_rng(0).permutation(len(state.pool_ids))
-    reordered = replace(state, pool_ids=state.pool_ids[shuffled], pool_probs=state.pool_probs[shuffled],
-                        pool_hidden=state.pool_hidden[shuffled])
-    assert make("random").select(reordered, 10).ids.tolist() == base
+    assert make("random").select(reorder_pool(state, shuffled), 10).ids.tolist() == base
     # different seeds: different batches (over several seeds, not one lucky pair)
     batches = {tuple(make("random").select(replace(state, seed=seed), 10).ids) for seed in range(10)}
     assert len(batches) == 10
@@ -200,7 +190,7 @@ def test_a_users_class_is_selectable_by_import_path():
     with pytest.raises(UnknownStrategyError, match="could not be imported"):
         strategies.resolve("helpers:Missing")
     with pytest.raises(UnknownStrategyError, match="not a subclass"):
-        strategies.resolve("helpers:pool_state")
+        strategies.resolve("helpers:toy")
 
 
 def test_bald_and_mc_max_entropy_are_different_scores():
@@ -253,3 +243,64 @@ def test_badge_starts_at_the_largest_gradient_and_never_repeats_a_direction():
         assert selection.ids[0] == "p0"  # largest gradient norm; p1 ties and loses on id
         assert selection.ids[1] != "p1"  # a copy of p0 is at distance 0: never drawn
     assert make("badge").select(state, 4).scores.tolist() == [4, 3, 2, 1]
+
+
+def user_params(**args):
+    return params_from_dict({"rounds": 0, "strategy": "helpers:PowerOfHidden", "strategy_args": args})
+
+
+def test_a_users_strategy_with_settings_of_its_own_keeps_the_contract():
+    check_strategy("helpers:PowerOfHidden")
+    check_strategy("helpers:PowerOfHidden", args={"power": 3, "smallest": True})
+
+
+def test_a_users_strategy_takes_its_settings_from_strategy_args():
+    from helpers import PowerOfHidden
+
+    params = user_params(power=1, smallest=True)
+    assert strategies.check_args(params) == PowerOfHidden.Args(power=1.0, smallest=True)
+    state = pool_state()
+    norms = np.linalg.norm(state.pool_hidden.astype(np.float64), axis=1)
+    smallest = strategies.create(params.strategy, params).select(state, 3)
+    assert smallest.ids.tolist() == state.pool_ids[np.argsort(norms)[:3]].tolist()
+    assert smallest.scores == pytest.approx(-np.sort(norms)[:3])
+    largest = strategies.create(params.strategy, user_params()).select(state, 3)  # the defaults: power 2, largest
+    assert largest.ids.tolist() == state.pool_ids[np.argsort(-norms)[:3]].tolist()
+    assert largest.scores == pytest.approx(np.sort(norms)[::-1][:3] ** 2)
+    assert strategies.create(params.strategy).args == PowerOfHidden.Args()  # without params: the defaults
+    assert strategies.check_args(params_from_dict({"strategy": "random"})) is None  # takes none, none given
+
+
+TAKES = r"strategy 'power-of-hidden' takes power \(float, default 2.0\), smallest \(bool, default False\)"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"pwr": 3}, r"^params.yaml: 'strategy_args.pwr' is not a setting of the strategy: " + TAKES + "$"),
+    ({"power": "big"}, r"^params.yaml: 'strategy_args.power' must be float, got 'big': " + TAKES + "$"),
+    ({"smallest": 1}, r"'strategy_args.smallest' must be bool, got 1: " + TAKES),
+    ({"power": -1}, r"^params.yaml: strategy_args: power must be positive, got -1.0: " + TAKES + "$"),
+    ({"power": float("nan")}, r"'strategy_args.power' must be a finite number, got nan"),
+])
+def test_a_setting_the_strategy_does_not_take_is_refused_naming_the_key_and_what_it_takes(args, message):
+    params = user_params(**args)
+    with pytest.raises(ParamsError, match=message):
+        strategies.check_args(params)
+    with pytest.raises(ParamsError, match=message):
+        strategies.create(params.strategy, params)
+    with pytest.raises(ParamsError, match=message):
+        check_strategy("helpers:PowerOfHidden", args=args)
+
+
+def test_strategy_args_for_a_strategy_that_takes_none_are_refused(tmp_path, monkeypatch):
+    from stages import check_params
+
+    params = params_from_dict({"strategy": "random", "strategy_args": {"power": 3}})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParamsError, match=r"^params.yaml: 'strategy_args.power' is not a setting of the strategy: "
+                                          r"strategy 'random' takes no strategy_args; empty strategy_args for it "
+                                          r"\(-S strategy_args=null\)$"):
+        check_params.run(params)  # check-params refuses them before any other stage runs
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(ParamsError, match=r"'strategy_args' must be a mapping of names to values, got 3"):
+        params_from_dict({"strategy_args": 3})
+    assert params_from_dict({"strategy_args": None}).strategy_args == {}  # empty (null) in params.yaml: none

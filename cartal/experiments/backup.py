@@ -24,13 +24,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cartal import layout
 from cartal.errors import ProjectError
 
 log = logging.getLogger(__name__)
 
 FOLDER = Path(".dvc") / "tmp" / "cartal-reproduce"
 MARKER = "backup.json"
-PARAMS, ROUNDS = "params.yaml", "rounds"
+PARAMS, ROUNDS = "params.yaml", layout.ROUND_PIPELINES.as_posix()
 
 
 def pending(root: Path) -> Path | None:

@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from cartal import layout
 from cartal.errors import ProjectError
+from cartal.params import DEFAULT_PARAMS_FILE
 
 SCORES = ("final_accuracy", "final_macro_f1", "final_labeled", "aulc_accuracy")
-SUMMARY_FILE, PARAMS_FILE = "metrics/summary.json", "params.yaml"
+SUMMARY_FILE, PARAMS_FILE = layout.SUMMARY.as_posix(), DEFAULT_PARAMS_FILE.as_posix()
 
 
 def comparison(root: Path) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cartal import layout
 from cartal.data import registry
 from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
@@ -190,28 +191,28 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
 
     fs = DVCFileSystem(str(repo), rev=rev)
 
-    def text(path: str) -> str:
+    def text(path: Path) -> str:
         try:
-            return fs.read_text(path)
+            return fs.read_text(path.as_posix())
         except FileNotFoundError as exc:
             raise ProjectError(f"experiment {experiment.name} ({rev[:7]}) has no {path}; "
                                "it did not finish: rerun `cartal reproduce`") from exc
 
-    def parquet(path: str) -> pd.DataFrame:
+    def parquet(path: Path) -> pd.DataFrame:
         try:
-            return pd.read_parquet(io.BytesIO(fs.read_bytes(path)))
+            return pd.read_parquet(io.BytesIO(fs.read_bytes(path.as_posix())))
         except FileNotFoundError as exc:
             raise ProjectError(f"experiment {experiment.name} ({rev[:7]}): {path} is not in the DVC cache; "
                                "run `cartal reproduce` again to rerun it") from exc
 
-    curve = pd.read_csv(io.StringIO(text("metrics/curve.csv")))
-    batches = pd.read_csv(io.StringIO(text("metrics/batch_stats.csv")))
-    summary = json.loads(text("metrics/summary.json"))
+    curve = pd.read_csv(io.StringIO(text(layout.CURVE_CSV)))
+    batches = pd.read_csv(io.StringIO(text(layout.BATCH_STATS)))
+    summary = json.loads(text(layout.SUMMARY))
     if summary.get("strategy") != experiment.strategy:  # the commit is not the experiment it is named after
         raise ProjectError(f"experiment {experiment.name} ran strategy {summary.get('strategy')!r}, "
                            f"expected {experiment.strategy!r}")
-    selected = {k: parquet(f"data/rounds/{k}/selected.parquet")["id"].astype(str).tolist() for k in range(rounds)}
-    every_map = {k: parquet(f"data/rounds/{k}/map.parquet") for k in range(rounds + 1)}
+    selected = {k: parquet(layout.in_round(k, "selected.parquet"))["id"].astype(str).tolist() for k in range(rounds)}
+    every_map = {k: parquet(layout.in_round(k, "map.parquet")) for k in range(rounds + 1)}
     maps = {"first": every_map[0], "last": every_map[rounds]}
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
@@ -232,7 +233,10 @@ def experiment_params(repo: Path, experiment: Experiment) -> Params:
 
 def check_overrides(repo: Path, experiment: Experiment) -> Params:
     """Validate an experiment's params now rather than in a queued worker; return them."""
+    from cartal import strategies
+
     params = experiment_params(repo, experiment)
+    strategies.check_args(params, source=f"experiment {experiment.name}")
     for key in (source.folder_key for source in registry.with_folders()):
         folder = getattr(params.data, key)
         if folder and not Path(folder).is_absolute():

@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cartal import layout
 from cartal.experiments import results
 from cartal.experiments.grid import Grid
 from cartal.io.artifacts import atomic_path, write_json
 from cartal.plots import plot_map_grid, plot_mean_curves, plot_overlap
 
-CURVES_DIR = Path("metrics/reproduce/curves")  # one CSV per dataset: dvc.yaml's top-level plot reads the folder
-
 
 def output_dir(root: Path, name: str) -> Path:
-    """metrics/reproduce/<name>/: name is the dataset unless `cartal reproduce --name` says otherwise."""
-    return root / "metrics" / "reproduce" / name
+    """metrics/reproduce/<name>/ under ``root`` (cartal.layout.reproduction)."""
+    return root / layout.reproduction(name)
 
 
 def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
@@ -40,7 +39,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
 
     _csv(long, out / "curves_by_seed.csv")
     _csv(means, out / "curves.csv")
-    _csv(means, root / CURVES_DIR / f"{name}.csv")
+    _csv(means, root / layout.REPRODUCTION_CURVES / f"{name}.csv")
     _csv(table, out / "strategies.csv")
     _csv(significance, out / "significance.csv")
     _csv(batches, out / "batch_stats.csv")

@@ -2,7 +2,10 @@
 
 Modules are imported only when their strategy is used, so choosing ``random``
 never imports torch. A strategy of one's own needs no registration: name it as
-``strategy: my_module:MyStrategy``; ``register`` gives it a short name.
+``strategy: my_module:MyStrategy``; ``register`` gives it a short name. Its own
+settings come from params.yaml's ``strategy_args``, which it declares as a
+dataclass, ``Args``, and ``cartal.testing.check_strategy`` runs the contract
+tests every registered strategy passes.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import importlib
 from dataclasses import dataclass
 
 from cartal.errors import UnknownStrategyError
-from cartal.strategies.base import PoolState, QueryStrategy, Selection, top_b
+from cartal.strategies.base import PoolState, QueryStrategy, Selection, describe_args, top_b
 
 __all__ = ["PoolState", "QueryStrategy", "Selection", "top_b", "register", "resolve", "create", "available",
-           "check_fallback"]
+           "check_fallback", "check_args", "describe_args"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,12 @@ def check_fallback(name: str) -> StrategyInfo:
         raise UnknownStrategyError(f"cal.fallback cannot be {name!r}: it is the strategy that falls back; "
                                    "use random or another strategy")
     return info
+
+
+def check_args(params, source: str = "params.yaml"):
+    """params.yaml's strategy_args, checked by the strategy they configure (``params.strategy``): its ``Args``,
+    or None when it takes none; a ParamsError names the key and what the strategy takes."""
+    return resolve(params.strategy).load().parse_args(params.strategy_args, source)
 
 
 def create(name: str, params=None) -> QueryStrategy:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -9,7 +11,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from cartal.params import Params
+from cartal.errors import ParamsError
+from cartal.params import Params, settings_from_dict, type_name
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,44 @@ class QueryStrategy(ABC):
 
     name: ClassVar[str]
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: the strategy's own settings, given in params.yaml's ``strategy_args``: a dataclass whose fields' types and
+    #: defaults say what it takes (each value is checked as params.yaml's are, and its ``__post_init__`` may
+    #: refuse one with ValueError); the instance holds them as ``self.args``. None: it takes none (the
+    #: built-in strategies read their own blocks, cal, dal, mc and contrastive, in ``from_params``).
+    Args: ClassVar[type | None] = None
+
+    def __init__(self, args=None):
+        if self.Args is not None:
+            self.args = self.Args() if args is None else args
 
     @classmethod
     def from_params(cls, params: Params) -> QueryStrategy:
-        return cls()
+        args = cls.parse_args(params.strategy_args)
+        return cls() if args is None else cls(args)
+
+    @classmethod
+    def parse_args(cls, raw: dict | None, source: str = "params.yaml"):
+        """``Args`` built from ``raw`` (params.yaml's strategy_args), None for a strategy that takes none; a
+        ParamsError names an unknown, missing, mistyped or refused key and what the strategy takes."""
+        raw = raw or {}
+        takes = f"strategy {getattr(cls, 'name', cls.__name__)!r} takes {describe_args(cls)}"
+        if cls.Args is None:
+            if raw:
+                raise ParamsError(f"{source}: 'strategy_args.{sorted(raw)[0]}' is not a setting of the strategy: "
+                                  f"{takes}; empty strategy_args for it (-S strategy_args=null)")
+            return None
+        fields = {f.name: f for f in dataclasses.fields(cls.Args)}
+        unknown = sorted(set(raw) - set(fields))
+        missing = [name for name, f in fields.items() if name not in raw and _required(f)]
+        if unknown or missing:
+            problem = "is not a setting of the strategy" if unknown else "is required"
+            raise ParamsError(f"{source}: 'strategy_args.{(unknown or missing)[0]}' {problem}: {takes}")
+        try:
+            return settings_from_dict(cls.Args, raw, prefix="strategy_args.", source=source)
+        except ParamsError as exc:
+            raise ParamsError(f"{exc}: {takes}") from None
+        except ValueError as exc:  # the Args' own check
+            raise ParamsError(f"{source}: strategy_args: {exc}: {takes}") from None
 
     @abstractmethod
     def score(self, state: PoolState) -> np.ndarray:
@@ -87,6 +124,24 @@ class QueryStrategy(ABC):
         if scores.shape != (len(state.pool_ids),):
             raise ValueError(f"{self.name}: score() returned {scores.shape}, expected ({len(state.pool_ids)},)")
         return top_b(state.pool_ids, scores, batch_size, picked_by=self.name)
+
+
+def describe_args(cls: type[QueryStrategy]) -> str:
+    """What a strategy takes in strategy_args: 'power (float, default 2.0), ...', or 'no strategy_args'."""
+    if cls.Args is None:
+        return "no strategy_args"
+    hints = typing.get_type_hints(cls.Args)
+    return ", ".join(f"{f.name} ({type_name(hints[f.name])}, "
+                     + ("required)" if _required(f) else f"default {_default(f)!r})")
+                     for f in dataclasses.fields(cls.Args))
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _default(f: dataclasses.Field):
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
 
 
 def top_b(ids: np.ndarray, scores: np.ndarray, batch_size: int, picked_by: str) -> Selection:

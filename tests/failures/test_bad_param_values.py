@@ -18,6 +18,8 @@ pytestmark = pytest.mark.slow
     ("cal.dynamics", "guess", "params.yaml: 'cal.dynamics' is 'guess'; use training"),
     ("map.ambiguous_quantile", 2, "params.yaml: 'map.ambiguous_quantile' must be in [0, 1], got 2"),
     ("model.lr", float("nan"), "params.yaml: 'model.lr' must be a finite number, got nan"),
+    ("strategy_args", {"power": 3}, "params.yaml: 'strategy_args.power' is not a setting of the strategy: strategy "
+                                    "'cartography' takes no strategy_args"),
 ])
 def test_a_bad_value_stops_the_run_at_check_params(project, key, value, message):
     set_params(project, **{key: value})
