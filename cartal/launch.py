@@ -35,8 +35,9 @@ def stop_with_dvc() -> None:
     """When DVC runs this stage command (it sets DVC_STAGE) and dies, even by SIGKILL, end with SIGTERM too, as
     a parent-death signal would; a command in the warm worker then stops as well (its client's socket closes).
 
-    A parent-death signal (prctl) would not do: DVC runs the command through `sh -c`, and that shell, not DVC,
-    is its parent and outlives DVC. So this watches the nearest ancestor that is not a shell, through a pidfd.
+    A parent-death signal (prctl) would not do: DVC runs the command through `$SHELL -c` or `/bin/sh -c`; bash
+    execs the command, but dash (/bin/sh on Debian and Ubuntu) stays its parent and outlives DVC. So this watches
+    the nearest ancestor that is not a shell, through a pidfd.
     """
     if "DVC_STAGE" not in os.environ or not hasattr(os, "pidfd_open"):
         return
