@@ -373,11 +373,10 @@ def _child(conn: socket.socket, request: dict) -> None:
         ready = False
     go, fds = b"", []
     try:
-        conn.settimeout(START_SECONDS)
+        conn.settimeout(None)  # no time limit: the client either says go or closes, and only then runs it itself
         conn.sendall(_PID.pack(os.getpid() if ready else 0))
         if ready:
             go, fds, _, _ = socket.recv_fds(conn, len(_GO), 3)
-        conn.settimeout(None)
     except OSError:
         pass
     if go != _GO or len(fds) != 3:
