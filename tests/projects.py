@@ -103,3 +103,10 @@ def pool_gold_labels(shared_data: Path) -> dict[str, str]:
     """The labels of :func:`new_human_project`'s pool, by id: what a careful annotator would type."""
     news = pd.read_csv(shared_data / "agnews" / "test.csv", keep_default_na=False)
     return {f"pool-{i}": str(label) for i, label in enumerate(news["Class Index"].iloc[40:240])}
+
+
+def embedded_project(repo: Path, shared_data: Path) -> Path:
+    """A one-round project with few epochs whose features are embedded: what the warm worker's tests run stages in."""
+    new_project(repo, shared_data, rounds=1, epochs=3, seed_size=40, batch_size=20)
+    run(["dvc", "repro", "embed"], repo)
+    return repo

@@ -21,7 +21,7 @@ import pytest
 from cartal import warm
 from cartal.cli import STAGES
 from cartal.launch import STAGE_COMMANDS
-from projects import new_project, run
+from projects import embedded_project
 from warm_workers import stop_workers
 
 pytestmark = pytest.mark.slow
@@ -43,10 +43,7 @@ def test_the_key_depends_on_the_thread_settings_torch_reads_at_import(monkeypatc
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, shared_data) -> Path:
-    repo = new_project(tmp_path_factory.mktemp("warm-project"), shared_data, rounds=1, epochs=3, seed_size=40,
-                       batch_size=20)
-    run(["dvc", "repro", "embed"], repo)
-    return repo
+    return embedded_project(tmp_path_factory.mktemp("warm-project"), shared_data)
 
 
 @pytest.fixture

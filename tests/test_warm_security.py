@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from cartal import warm
-from projects import new_project, run
+from projects import embedded_project
 from warm_workers import stop_workers
 
 
@@ -126,10 +126,7 @@ def test_two_virtualenvs_on_one_interpreter_get_two_workers(tmp_path):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, shared_data) -> Path:
-    repo = new_project(tmp_path_factory.mktemp("warm-sec-project"), shared_data, rounds=1, epochs=3, seed_size=40,
-                       batch_size=20)
-    run(["dvc", "repro", "embed"], repo)
-    return repo
+    return embedded_project(tmp_path_factory.mktemp("warm-sec-project"), shared_data)
 
 
 def stage(project: Path, *args: str, timeout: float = 120, preexec_fn=None, **env: str) -> subprocess.CompletedProcess:
