@@ -29,7 +29,7 @@ def render(results: dict) -> str:
     ]
     for name, section in (("floor", _floor), ("pipeline", _pipeline), ("growth", _growth), ("exp_run", _exp_run),
                           ("peer", _peer),
-                          ("encoder", _encoder), ("pool", _pool), ("pool_round", _pool_round)):
+                          ("encoder", _encoder), ("pool", _pool), ("pool_round", _pool_round), ("learner", _learner)):
         if results.get(name) is not None:
             parts += ["", *section(results)]
     if results.get("floor") and results.get("pipeline"):
@@ -289,6 +289,16 @@ def _pool_round(results: dict) -> list[str]:
             f"TREC's questions repeated with a numbered suffix up to {run['pool']:,} labeled texts, TREC's test "
             f"split; |L0| = 500, one CAL round of 50; `dvc repro` {run['wall_s']:.0f} s in all. The largest "
             f"stage is {largest['stage']} at {largest['peak RSS MiB']:,.0f} MiB.", "", _md(stages, 1)]
+
+
+def _learner(results: dict) -> list[str]:
+    rows = pd.DataFrame(results["learner"])
+    return ["## 7. The fine-tuned learner: one round (`bench/learner_transformer.py`)", "",
+            "learner: transformer with params.yaml's transformer block (all-MiniLM-L6-v2 fine-tuned from its "
+            "pretrained weights, batch 16, 64 word pieces) on TREC: fine-tune on |L| (the dynamics are recorded "
+            "inside it), score L and U (record-dynamics), score the test set (evaluate). L is a seeded random "
+            "sample of the train split, U the rest; the accuracy is on the test set after that one round.",
+            "", _md(rows, 2)]
 
 
 def _targets(results: dict) -> list[str]:

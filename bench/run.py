@@ -15,10 +15,12 @@ Sections (paper setting: TREC from ../shared/data/trec, |L0| = 500, 50 per round
 5. encoder: texts/s and peak RSS embedding TREC and BBC News (bench/encoder.py).
 6. pool: selection from a pool of 100,000 and its peak RSS (bench/strategies.py); pool_round: every stage's
    peak RSS on 100,000 texts, embedding included, one CAL round through `dvc repro` (bench/pool_round.py).
+7. learner: one round of the fine-tuned learner (learner: transformer) at |L| = 500 and 1,000
+   (bench/learner_transformer.py).
 Each section's rows are also kept as JSON in bench/.work/results/. A benchmark, not a test.
 
 Time on the 2-core machine of bench/results.md: floor 8 min, pipeline 10 min, growth 12 min (100 rounds
-included), exp_run 15 min, peer 8 min, encoder 3 min, pool 2 min, pool_round 9 min.
+included), exp_run 15 min, peer 8 min, encoder 3 min, pool 2 min, pool_round 9 min, learner: see its section.
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ def main() -> None:
     section("encoder", lambda: _json_from([sys.executable, str(ROOT / "bench/encoder.py")], "encoder"))
     section("pool", lambda: pool_selection())
     section("pool_round", lambda: pool_round_bench.run_pool_round(WORK, 100_000, args.trec))
+    section("learner", lambda: _json_from([sys.executable, str(ROOT / "bench/learner_transformer.py"),
+                                           "--data-dir", str(args.trec)], "learner"))
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     publish(args.out)
 
 
-SECTIONS = ("floor", "pipeline", "growth", "exp_run", "peer", "encoder", "pool", "pool_round")
+SECTIONS = ("floor", "pipeline", "growth", "exp_run", "peer", "encoder", "pool", "pool_round", "learner")
 
 
 def _record_run(name: str, command: str, seconds: float) -> None:
