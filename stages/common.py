@@ -57,10 +57,14 @@ class VectorsById:
         self.path, self.what, self.stage = path, what, stage
         table = art.read_table(path, kind, columns=["id", column])
         self.index = pd.Index(art.ids(table))
-        self.matrix = art.vectors(table, column)
+        self.matrix = self._values(table, column)
 
     def rows(self, ids) -> np.ndarray:
         return self.matrix[rows_by_id(self.index, ids, self.path, self.what, self.stage)]
+
+    @staticmethod
+    def _values(table, column: str) -> np.ndarray:
+        return art.vectors(table, column)
 
 
 class Features(VectorsById):
@@ -74,11 +78,11 @@ class Texts(VectorsById):
     """The prepared texts of a split indexed by id: what a learner of texts reads (rows() gives a list)."""
 
     def __init__(self, split: str):
-        path = layout.prepared(split)
-        self.path, self.what, self.stage = path, "texts", "prepare"
-        table = art.read_table(path, art.PREPARED, columns=["id", "text"])
-        self.index = pd.Index(art.ids(table))
-        self.matrix = table.column("text").to_numpy(zero_copy_only=False)
+        super().__init__(layout.prepared(split), art.PREPARED, "text", "texts", "prepare")
+
+    @staticmethod
+    def _values(table, column: str) -> np.ndarray:
+        return table.column(column).to_numpy(zero_copy_only=False)
 
     def rows(self, ids) -> list[str]:
         return super().rows(ids).tolist()

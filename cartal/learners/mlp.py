@@ -63,13 +63,10 @@ class MLPLearner(Learner):
 
     @classmethod
     def load(cls, path, header, tensors):
-        learner = cls(header["labels"], header["config"], tensors=tensors)
-        try:
-            learner._frozen = FrozenMLP(tensors, header["config"])
-        except (KeyError, ValueError) as exc:
-            from cartal.models.files import FIX
+        from cartal.models.files import frozen_mlp
 
-            raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
+        learner = cls(header["labels"], header["config"], tensors=tensors)
+        learner._frozen = frozen_mlp(path, header["config"], tensors)
         return learner
 
     def fit(self, x, y, *, seed, record_from="training", first_epoch_hidden=False, desc="training"):

@@ -15,6 +15,7 @@ Settings, and where their defaults come from: docs/learners.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -65,10 +66,10 @@ class TransformerLearner(Learner):
         t = params.transformer
         source = _source(t.name)
         if Path(source).is_dir():
-            missing = [name for name in ("config.json",) if not (Path(source) / name).is_file()]
-            if missing or not any((Path(source) / name).is_file() for name in WEIGHT_FILES):
-                raise ParamsError(f"params.yaml: 'transformer.name' is the folder {source}, which holds no "
-                                  f"{'config.json' if missing else 'weights (' + ', '.join(WEIGHT_FILES[::2]) + ')'}; "
+            no_config = not (Path(source) / "config.json").is_file()
+            if no_config or not any((Path(source) / name).is_file() for name in WEIGHT_FILES):
+                lacking = "config.json" if no_config else f"weights ({', '.join(WEIGHT_FILES[::2])})"
+                raise ParamsError(f"params.yaml: 'transformer.name' is the folder {source}, which holds no {lacking}; "
                                   f"point it at a folder written by save_pretrained, or at {MINILM_HINT}")
         else:
             _config(t.name)
@@ -83,8 +84,8 @@ class TransformerLearner(Learner):
     @classmethod
     def create(cls, params, labels, in_dim, k, previous=None):
         t = params.transformer
-        settings = {"name": t.name, "max_length": t.max_length, "batch_size": t.batch_size, "epochs": t.epochs,
-                    "lr": t.lr, "warmup": t.warmup, "weight_decay": t.weight_decay, "device": t.device}
+        # what the file keeps of the block: warm_start concerns the next round, not this model
+        settings = {key: value for key, value in dataclasses.asdict(t).items() if key != "warm_start"}
         if previous is not None and t.warm_start:
             from cartal import learners
 

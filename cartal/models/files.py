@@ -72,8 +72,13 @@ def load_optimiser_state(path: str | Path) -> dict:
 def load_frozen(path: str | Path) -> tuple[FrozenMLP, tuple[str, ...]]:
     """The same model for inference only, in numpy, and its label set."""
     config, labels, tensors = _read(path)
+    return frozen_mlp(path, config, tensors), labels
+
+
+def frozen_mlp(path: str | Path, config: dict, tensors: dict[str, np.ndarray]) -> FrozenMLP:
+    """The numpy MLP of a file's config and tensors, or an ArtifactError naming the file."""
     try:
-        return FrozenMLP(tensors, config), labels
+        return FrozenMLP(tensors, config)
     except (KeyError, ValueError) as exc:
         raise ArtifactError(f"{path}: not a cartal model file ({exc}); delete it and {FIX}") from exc
 
