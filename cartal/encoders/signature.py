@@ -18,7 +18,7 @@ from pathlib import Path
 from cartal.errors import DataError
 
 # Bump when encode's or pool's arithmetic changes, so that vectors cached by older code are not reused.
-METHOD = 1
+METHOD = 2  # 2: texts batched by length, unpadded (1: padded to the longest of a batch)
 _DOCS = (".md", ".gitattributes")
 
 
