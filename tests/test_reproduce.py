@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cartal.encoders import cache
 from cartal.experiments.dvc_queue import finished
 from projects import new_project, run
 
@@ -23,9 +24,15 @@ GRID = ["-s", "random", "-s", "cal", "--seed", "11", "--seed", "12",
 def reproduced(tmp_path_factory, shared_data) -> tuple[Path, str]:
     repo = new_project(tmp_path_factory.mktemp("grid"), shared_data, rounds=2, epochs=EPOCHS)
     before = workspace(repo)
-    result = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
+    features = tmp_path_factory.mktemp("feature-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(cache.ENV, str(features))
+        result = run(["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), *GRID], repo)
     # the grid's 1 round ran from round pipelines written for the queue; the project's own 2 are back
     assert workspace(repo) == before
+    # the dataset was embedded once, before the experiments, into one cache file; no experiment embedded a text
+    assert "into the feature cache" in result.stderr
+    assert len(list(features.rglob("*.parquet"))) == 1
     return repo, result.stdout + result.stderr
 
 

@@ -34,6 +34,7 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     log.info("%d experiments: %d finished earlier, %d to run", len(experiments), len(experiments) - len(pending),
              len(pending))
     if pending:
+        _embed_once(params, progress)
         status = dvc_queue.queue_status(root)
         with dvc_queue.rounds_for_queue(root, grid.rounds):
             for experiment in pending:
@@ -56,6 +57,23 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
     return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
                               name=name, encoder=encoder_summary(params.encoder), on_progress=_progress_bar(None, progress, "significance tests", "test"))
+
+
+def _embed_once(params, progress: bool) -> None:
+    """Every text of the grid's dataset into the feature cache before the first experiment starts, so that each
+    experiment's embed stage only reads it: otherwise the first experiments the queue starts embed the same texts
+    side by side, and the others wait for the cores they take."""
+    from cartal.data import datasets
+    from cartal.encoders import cache, embed_splits
+    from cartal.encoders.signature import signature
+
+    if cache.root() is None or signature(params.encoder) is None:
+        return  # nothing would be kept for the experiments: each embeds its own texts (embed_splits says why)
+    dataset = datasets.load(params.dataset, params.data)
+    log.info("the grid's %d texts into the feature cache %s, once, before the experiments",
+             len(dataset.train) + len(dataset.test), cache.root())
+    embed_splits({"train": dataset.train["text"].tolist(), "test": dataset.test["text"].tolist()}, params.encoder,
+                 progress=progress)
 
 
 def _earlier_elapsed(root: Path, name: str) -> float | None:
