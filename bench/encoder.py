@@ -11,7 +11,10 @@ batch takes the process's one-off costs (transformers' lazy imports, the first m
 and is reported apart as "startup s"; then one encode() of all texts, as the embed stage
 makes it (the model reloaded from cache, ~0.1 s), gives seconds and texts/s. "added" is
 the peak RSS minus the RSS before the first call (torch, transformers and the texts
-already loaded): the model's weights plus the activations. A benchmark, not a test.
+already loaded): the model's weights plus the activations. "padded" is the encoder as it was
+before texts were batched by length (padded to the longest of a batch), run after it in the
+same process: its texts/s, the speed-up over it, and the largest difference of a vector's
+component between the two. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -69,8 +72,11 @@ def measure(dataset: str, limit: int | None, trec: Path, threads: int | None) ->
     encode(texts[:params["batch_size"]], **run)  # one batch: transformers' lazy imports, first load
     startup = time.perf_counter() - start
     start = time.perf_counter()
-    encode(texts, **run)  # loads the model again (cached, ~0.1 s), as the embed stage's one call does
+    vectors = encode(texts, **run)  # loads the model again (cached, ~0.1 s), as the embed stage's one call does
     seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    padded = padded_encode(texts, params["name"], params["max_length"], params["batch_size"])
+    padded_seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     tokenizer = transformers.AutoTokenizer.from_pretrained(resolve(params["name"]))
     lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
@@ -80,8 +86,32 @@ def measure(dataset: str, limit: int | None, trec: Path, threads: int | None) ->
         "tokens_mean": sum(min(n, params["max_length"]) for n in lengths) / len(lengths),
         "truncated_share": sum(n > params["max_length"] for n in lengths) / len(lengths),
         "seconds": seconds, "texts_per_s": len(texts) / seconds, "startup_s": startup,
+        "padded_texts_per_s": len(texts) / padded_seconds, "speedup": padded_seconds / seconds,
+        "max_abs_diff": float(abs(vectors - padded).max()) if len(texts) else 0.0,
         "rss_before_mib": before, "peak_rss_mib": peak, "added_mib": peak - before,
     }
+
+
+def padded_encode(texts: list[str], name: str, max_length: int, batch_size: int):
+    """The encoder before commit 3a7fa08, for comparison: texts sorted by characters, batches padded to their
+    longest text, the mean over real tokens (a text's last digits then moved with its batch-mates)."""
+    import numpy as np
+    import torch
+
+    from cartal.encoders.transformer import load_pretrained
+
+    tokenizer, model = load_pretrained(name)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            index = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out[index] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy()
+    return out
 
 
 def run_encoder(datasets: list[str], limit: int | None = None, trec: Path = TREC,
@@ -101,10 +131,11 @@ def run_encoder(datasets: list[str], limit: int | None = None, trec: Path = TREC
 
 def table(rows: list[dict]) -> str:
     lines = [f"{'dataset':<8}{'texts':>7}{'tokens':>8}{'trunc.':>8}{'seconds':>9}{'startup s':>11}{'texts/s':>9}"
-             f"{'peak RSS MiB':>14}{'added MiB':>11}"]
+             f"{'peak RSS MiB':>14}{'added MiB':>11}{'padded texts/s':>16}{'speed-up':>10}{'max |diff|':>12}"]
     for r in rows:
         lines.append(f"{r['dataset']:<8}{r['texts']:>7}{r['tokens_mean']:>8.1f}{r['truncated_share']:>8.1%}"
-                     f"{r['seconds']:>9.1f}{r['startup_s']:>11.1f}{r['texts_per_s']:>9.1f}{r['peak_rss_mib']:>14.0f}{r['added_mib']:>11.0f}")
+                     f"{r['seconds']:>9.1f}{r['startup_s']:>11.1f}{r['texts_per_s']:>9.1f}{r['peak_rss_mib']:>14.0f}{r['added_mib']:>11.0f}"
+                     f"{r['padded_texts_per_s']:>16.1f}{r['speedup']:>10.2f}{r['max_abs_diff']:>12.1e}")
     r = rows[0]
     lines.append(f"(encoder.max_length {r['max_length']}, batch {r['batch_size']}, {r['device']}, "
                  f"{r['threads']} torch threads; tokens: mean per text after truncation; "
