@@ -295,7 +295,8 @@ def ablate(
 @_friendly
 def status(params: Path = PARAMS, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")):
     """Where the pipeline that params.yaml declares stands: rounds evaluated, labeled and pool sizes, a batch
-    waiting for labels, the latest accuracy; results an earlier run left are named as out of date."""
+    waiting for labels, the latest accuracy, whether the stopping criteria say to stop labeling; results an
+    earlier run left are named as out of date."""
     import json
 
     state = _run_state(params)
@@ -336,6 +337,10 @@ def _describe(state: dict) -> list[tuple[str, str | None]]:
     if scored:
         lines.append((f"latest test accuracy {scored['accuracy']:.4f}, macro-F1 {scored['macro_f1']:.4f} "
                       f"(round {scored['round']}, {scored['labeled']} labeled)", None))
+    said = state.get("stopping")
+    if said:
+        lines.append((f"stopping (after round {said['round']}): {said['verdict']}",
+                      typer.colors.GREEN if said["stop"] else None))
     stale = state["out_of_date_rounds"]
     if stale:
         which = f"round {stale[0]}" if len(stale) == 1 else f"rounds {_spans(stale)}"

@@ -52,15 +52,20 @@ def _map_points(ax, data_map: pd.DataFrame, size: float, alpha: float):
                       cmap="coolwarm_r", vmin=0, vmax=1, s=size, alpha=alpha, edgecolors="none")
 
 
-def plot_learning_curve(curve: pd.DataFrame, path: str | Path, title: str) -> Path:
-    """Test accuracy and macro-F1 against the number of labeled instances."""
+def plot_learning_curve(curve: pd.DataFrame, path: str | Path, title: str, stops: dict[str, int] | None = None) -> Path:
+    """Test accuracy and macro-F1 against the number of labeled instances; ``stops``: a dotted line at the |L|
+    where each stopping criterion first said stop (cartal.report.first_stops)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     ax.plot(curve["labeled"], curve["accuracy"], marker="o", ms=3, label="accuracy")
     ax.plot(curve["labeled"], curve["macro_f1"], marker="s", ms=3, ls="--", label="macro-F1")
+    for (criterion, labeled), colour in zip(sorted((stops or {}).items(), key=lambda item: item[1]),
+                                            ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:grey")):
+        ax.axvline(labeled, color=colour, lw=1, ls=":",
+                   label=f"{criterion.replace('_', ' ')} says stop ({labeled})")
     ax.set(xlabel="labeled instances", ylabel="test score", title=title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 

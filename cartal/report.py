@@ -8,11 +8,23 @@ import pandas as pd
 from cartal.dynamics import batch_statistics
 from cartal.metrics import area_under_curve
 
+STOP_PREFIX = "stop_"
+
 
 def learning_curve(round_metrics: list[dict]) -> pd.DataFrame:
-    """One row per evaluated round: round, labeled, accuracy, macro_f1."""
+    """One row per evaluated round: round, labeled, accuracy, macro_f1, and a column stop_<criterion> (0 or 1)
+    per stopping criterion the rounds recorded: whether it said stop after that round."""
     curve = pd.DataFrame(round_metrics, columns=["round", "labeled", "accuracy", "macro_f1"])
+    criteria = list(dict.fromkeys(name for m in round_metrics for name in m.get("stopping", {})))
+    for name in criteria:
+        curve[STOP_PREFIX + name] = [int(bool(m.get("stopping", {}).get(name, {}).get("stop"))) for m in round_metrics]
     return curve.sort_values("round").reset_index(drop=True)
+
+
+def first_stops(curve: pd.DataFrame) -> dict[str, int]:
+    """Each stopping criterion that said stop within the curve -> |L| at the first round it did."""
+    return {column[len(STOP_PREFIX):]: int(curve.loc[curve[column] == 1, "labeled"].iloc[0])
+            for column in curve.columns if column.startswith(STOP_PREFIX) and (curve[column] == 1).any()}
 
 
 def batch_table(selections: dict[int, np.ndarray], maps: dict[int, pd.DataFrame]) -> pd.DataFrame:

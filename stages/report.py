@@ -34,7 +34,8 @@ def run(params: Params) -> None:
     with atomic_path(layout.BATCH_STATS) as tmp:
         batches.to_csv(tmp, index=False, float_format="%.6g")
     art.write_json(summary, layout.SUMMARY)
-    plot_learning_curve(curve, layout.CURVE_PNG, title=f"{params.dataset}: {params.strategy}, seed {params.seed}")
+    plot_learning_curve(curve, layout.CURVE_PNG, title=f"{params.dataset}: {params.strategy}, seed {params.seed}",
+                        stops=report.first_stops(curve))
     ends = dict.fromkeys((rounds[0], rounds[-1]))
     plot_data_maps({f"round {k}": maps[k] for k in ends}, layout.DATA_MAPS_PNG,
                    title=f"{params.dataset}: {params.strategy}, seed {params.seed}: data maps of L",

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from cartal import layout
+from cartal import layout, stopping
 from cartal.annotation.batch import answered
 from cartal.params import Params
 from stages.pipeline import round_stage
 
 
 def status(params: Params, current: Callable[[str], bool] = lambda stage: True) -> dict:
-    """Rounds evaluated, |L| and |U| of the latest round, a batch waiting for labels, the latest scores,
-    and the rounds whose files on disk are out of date."""
+    """Rounds evaluated, |L| and |U| of the latest round, a batch waiting for labels, the latest scores, what the
+    stopping criteria say, and the rounds whose files on disk are out of date."""
     rounds, out_of_date = [], []
     for k in params.trained_rounds:
         labeled, pool = layout.in_round(k, "labeled.parquet"), layout.in_round(k, "pool.parquet")
@@ -37,7 +37,8 @@ def status(params: Params, current: Callable[[str], bool] = lambda stage: True) 
         metrics = layout.round_metrics(k)
         if metrics.is_file() and current(round_stage(k, "evaluate")):
             scores = json.loads(metrics.read_text())
-            entry.update(accuracy=scores.get("accuracy"), macro_f1=scores.get("macro_f1"))
+            entry.update(accuracy=scores.get("accuracy"), macro_f1=scores.get("macro_f1"),
+                         stopping=scores.get("stopping"))
         elif metrics.is_file():
             out_of_date.append(k)
         rounds.append(entry)
@@ -50,7 +51,16 @@ def status(params: Params, current: Callable[[str], bool] = lambda stage: True) 
         "out_of_date_rounds": sorted(set(out_of_date)),
         "finished": len(evaluated) == params.rounds + 1 and current("report"),
         "summary": _summary() if current("report") else None,
+        "stopping": _stopping(evaluated[-1]) if evaluated else None,
     }
+
+
+def _stopping(entry: dict) -> dict | None:
+    """Whether the stopping criteria say that labeling more is unlikely to help, after the latest evaluated round."""
+    if not entry.get("stopping"):
+        return None  # evaluated before the criteria existed
+    stop, words = stopping.verdict(entry["stopping"], entry["round"])
+    return {"round": entry["round"], "stop": stop, "verdict": words}
 
 
 def _summary() -> dict | None:

@@ -35,6 +35,12 @@ CONFIDENCE = {("random", 1): [0.1, 0.3], ("random", 2): [0.5, 0.5], ("cartograph
 HARD = {("random", 1): {0: 2, 1: 4, 2: 6}, ("random", 2): {0: 4, 1: 4, 2: 4},    # mean 3, 4, 5 of 10, 15, 20
         ("cartography", 1): {0: 1, 1: 0, 2: 0}, ("cartography", 2): {0: 1, 1: 2, 2: 3},
         ("entropy", 1): {}, ("entropy", 2): {}}                                       # not counted: no rows
+# what the stopping criteria said after rounds 0, 1, 2 ("kappa": stabilising predictions, "change":
+# classification change); entropy ran before the criteria existed: nothing recorded
+STOPS = {("random", 1): {"kappa": [0, 1, 1], "change": [0, 0, 0]},
+         ("random", 2): {"kappa": [0, 0, 1], "change": [0, 0, 0]},
+         ("cartography", 1): {"kappa": [0, 0, 0], "change": [0, 1, 0]},
+         ("cartography", 2): {"kappa": [0, 0, 0], "change": [0, 0, 0]}, ("entropy", 1): {}, ("entropy", 2): {}}
 SELECTED = {("random", 1): {0: ["a", "b"], 1: ["c", "d"]}, ("random", 2): {0: ["a", "b"], 1: ["c", "d"]},
             ("cartography", 1): {0: ["a", "e"], 1: ["c", "f"]}, ("cartography", 2): {0: ["d", "c"], 1: ["b", "a"]},
             ("entropy", 1): {0: ["x", "y"], 1: ["z", "w"]}, ("entropy", 2): {0: ["a", "y"], 1: ["z", "w"]}}
@@ -51,7 +57,9 @@ def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
                              "correctness": [1.0, 0.5, 0.0], "region": ["easy-to-learn", "ambiguous", "hard-to-learn"]})
     return results.Run(name=name or f"{strategy}-{seed}", strategy=strategy, seed=seed, curve=curve,
                        batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map},
-                       hard_to_learn=HARD[strategy, seed])
+                       hard_to_learn=HARD[strategy, seed],
+                       stops={k: {name: bool(said[k]) for name, said in STOPS[strategy, seed].items()}
+                              for k in range(3) if STOPS[strategy, seed]})
 
 
 @pytest.fixture
@@ -195,6 +203,21 @@ def test_hard_to_learn_counts_per_strategy_and_round(runs):
     assert results.hard_to_learn_table([make_run("entropy", 1)]).empty
 
 
+def test_stopping_table_gives_the_first_stop_its_labels_saved_and_accuracy_lost(runs):
+    table = results.stopping_table(runs).set_index(["strategy", "criterion"])
+    assert sorted(table.index) == [(s, c) for s in ("cartography", "random") for c in ("change", "kappa")]
+    # random stops by kappa at round 1 (|L| 15, acc .6 of a final .7) and round 2 (|L| 20, nothing lost)
+    assert table.loc[("random", "kappa")].to_dict() == pytest.approx({
+        "seeds": 2, "stopped": 2, "round_mean": 1.5, "labeled_mean": 17.5, "saved_mean": 2.5, "lost_mean": 0.05,
+        "lost_max": 0.1})
+    # cartography seed 1 by classification change at round 1: |L| 15, acc .7 of .8; seed 2 never
+    assert table.loc[("cartography", "change"), "stopped"] == 1
+    assert table.loc[("cartography", "change"), "lost_max"] == pytest.approx(0.1)
+    never = table.loc[("cartography", "kappa")]
+    assert never["stopped"] == 0 and np.isnan(never["round_mean"])
+    assert results.stopping_table([make_run("entropy", 1)]).empty
+
+
 def test_overlap_is_jaccard_averaged_over_seeds(runs):
     matrix = results.overlap(runs)
     assert np.allclose(np.diag(matrix.to_numpy()), 1.0)
@@ -305,7 +328,7 @@ def reproduction(written, tmp_path):
 
 
 NEEDED = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-          "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png",
+          "batch_stats.csv", "hard_to_learn.csv", "stopping.csv", "overlap.csv", "learning_curves.png", "overlap.png",
           "data_maps.png", "results.md"]
 
 
@@ -317,6 +340,9 @@ def test_written_reproduction_is_whole(reproduction):
     assert all(strategy in text for strategy in grid.strategies) and "1.5 min" in text
     assert "Features: static word vectors (spacy), sum of the first 42 tokens" in text
     assert "## CAL's hard-to-learn class" in text and "1.0 (1-1)" in text  # cartography, round 0, |L| = 10
+    # random, seed 1 stops by kappa at round 1 (|L| = 15, 0.1 lost), seed 2 at round 2; cartography never
+    assert "| random      | kappa       | 2 of 2    | 1.5     | 18      | 2              | +0.050" in text
+    assert "| cartography | kappa       | 0 of 2    | never   |   " in text
     assert json.loads((out / "summary.json").read_text())["encoder"]["kind"] == "static"
     assert len(pd.read_csv(out / "significance.csv")) == 2  # cartography vs random, on aulc and final accuracy
     assert outputs.check_reproduction(root, grid) == []

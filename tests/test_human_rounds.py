@@ -80,6 +80,11 @@ def test_labels_given_the_run_goes_on_and_records_the_skip(waiting):
     assert len(pool) == 200 - BATCH and batch["id"].iloc[0] not in set(pool)
     status = json.loads(run(["cartal", "status", "--json"], repo).stdout)
     assert status["rounds_evaluated"] == 2 and status["waiting"] is None and status["skipped"] == 1
+    # after two rounds, one kappa of the window of three: the criteria cannot say stop yet, and say why
+    assert status["stopping"] == {"round": 1, "stop": False, "verdict": status["stopping"]["verdict"]}
+    words = run(["cartal", "status"], repo).stdout
+    assert ("stopping (after round 1): not yet: stabilising predictions need 4 rounds to compare, 2 more rounds"
+            in words)
     again = run(["dvc", "repro"], repo)
     assert stages_run(again.stdout) == set() and (repo / FOLDER / "batch.csv").read_bytes() == given
 

@@ -64,3 +64,25 @@ def test_report_summary_by_hand():
     assert summary["final_accuracy"] == pytest.approx(0.7) and summary["aulc_accuracy"] == pytest.approx(0.6)
     assert summary["aulc_macro_f1"] == pytest.approx(0.5)
     assert summary["batch_mean"] == pytest.approx({"confidence": 0.75, "variability": 0.25, "correctness": 1.0})
+
+
+def test_the_curve_carries_each_stopping_decision_and_the_plot_draws_the_first(tmp_path):
+    from cartal.plots import plot_learning_curve
+    from cartal.report import first_stops, learning_curve
+
+    def said(kappa: bool, change: bool) -> dict:
+        return {"stabilising_predictions": {"stop": kappa}, "classification_change": {"stop": change}}
+
+    curve = learning_curve([
+        {"round": 2, "labeled": 200, "accuracy": 0.8, "macro_f1": 0.7, "stopping": said(True, True)},
+        {"round": 0, "labeled": 100, "accuracy": 0.5, "macro_f1": 0.4, "stopping": said(False, False)},
+        {"round": 1, "labeled": 150, "accuracy": 0.7, "macro_f1": 0.6, "stopping": said(False, True)},
+    ])
+    assert curve["stop_stabilising_predictions"].tolist() == [0, 0, 1]
+    assert curve["stop_classification_change"].tolist() == [0, 1, 1]
+    assert first_stops(curve) == {"stabilising_predictions": 200, "classification_change": 150}
+    assert first_stops(learning_curve([{"round": 0, "labeled": 100, "accuracy": 0.5, "macro_f1": 0.4}])) == {}
+    png = plot_learning_curve(curve, tmp_path / "curve.png", "t", stops=first_stops(curve))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain = plot_learning_curve(curve, tmp_path / "plain.png", "t")
+    assert plain.read_bytes() != png.read_bytes()  # the two lines and their legend entries are drawn

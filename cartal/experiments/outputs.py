@@ -35,6 +35,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     significance = results.significance_table(long, samples=significance_samples, on_progress=on_progress)
     batches = results.batch_summary(runs)
     hard = results.hard_to_learn_table(runs)
+    stopping = results.stopping_table(runs)
     overlap = results.overlap(runs)
 
     _csv(long, out / "curves_by_seed.csv")
@@ -44,6 +45,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     _csv(significance, out / "significance.csv")
     _csv(batches, out / "batch_stats.csv")
     _csv(hard, out / "hard_to_learn.csv")
+    _csv(stopping, out / "stopping.csv")
     _csv(overlap.reset_index(), out / "overlap.csv")
     title = f"{grid.dataset}: |L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}"
     plot_mean_curves(means, out / "learning_curves.png", title)
@@ -60,7 +62,7 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     }
     write_json(summary, out / "summary.json")
     with atomic_path(out / "results.md") as tmp:
-        tmp.write_text(markdown(grid, table, significance, batches, hard, overlap, elapsed_s, encoder))
+        tmp.write_text(markdown(grid, table, significance, batches, hard, overlap, elapsed_s, encoder, stopping))
     return out
 
 
@@ -82,7 +84,8 @@ def _encoder_words(encoder: dict | None) -> str:
 
 
 def markdown(grid: Grid, table: pd.DataFrame, significance: pd.DataFrame, batches: pd.DataFrame,
-             hard: pd.DataFrame, overlap: pd.DataFrame, elapsed_s: float | None, encoder: dict | None = None) -> str:
+             hard: pd.DataFrame, overlap: pd.DataFrame, elapsed_s: float | None, encoder: dict | None = None,
+             stopping: pd.DataFrame | None = None) -> str:
     took = f" in {elapsed_s / 60:.1f} min" if elapsed_s else ""
     parts = [
         f"# Reproduction on {grid.dataset}",
@@ -106,6 +109,12 @@ def markdown(grid: Grid, table: pd.DataFrame, significance: pd.DataFrame, batche
         "Instances of L with binned correctness <= cal.tau in each round's data map: the class CAL's probe "
         "learns to find. Mean (min to max) over seeds, every fifth round and the last.",
         _hard_md(hard, grid.rounds),
+        "## When the stopping criteria would have stopped",
+        "Each criterion decides after every round from the model's predictions on the pool, without labels "
+        "(params.yaml's stopping block). Per strategy: in how many seeds it said stop within the budget; "
+        "where it did, the first round and |L| (mean over those seeds), the labels stopping there saves and "
+        "the test accuracy it loses against the last round (mean, and the worst seed).",
+        _stopping_md(stopping),
         "## Overlap of the selected instances (Jaccard, mean over seeds)",
         overlap.to_markdown(floatfmt=".2f"),
         "![overlap](overlap.png)",
@@ -139,13 +148,28 @@ def _hard_md(hard: pd.DataFrame, rounds: int) -> str:
     return frame.reset_index().to_markdown(index=False)
 
 
+def _stopping_md(stopping: pd.DataFrame | None) -> str:
+    if stopping is None or stopping.empty:
+        return "(not recorded: these experiments ran before evaluate computed the stopping criteria)"
+    frame = pd.DataFrame({"strategy": stopping["strategy"],
+                          "criterion": stopping["criterion"].str.replace("_", " "),
+                          "stopped": [f"{int(n)} of {int(s)}" for n, s in zip(stopping["stopped"], stopping["seeds"])]})
+    never = stopping["stopped"] == 0
+    for column, label, form in (("round_mean", "round", "{:.1f}"), ("labeled_mean", r"\|L\|", "{:.0f}"),
+                                ("saved_mean", "labels saved", "{:.0f}"), ("lost_mean", "accuracy lost", "{:+.3f}"),
+                                ("lost_max", "worst seed", "{:+.3f}")):
+        frame[label] = [("never" if column == "round_mean" else "") if n else form.format(v)
+                        for n, v in zip(never, stopping[column])]
+    return frame.to_markdown(index=False, disable_numparse=True)  # as formatted: "+0.100", not 0.1
+
+
 def check_reproduction(root: Path, grid: Grid, name: str | None = None) -> list[str]:
     """Problems with a written reproduction: missing experiments or points, statistics out of range."""
     out = output_dir(root, name or grid.dataset)
     problems: list[str] = []
     needed = ["summary.json", "curves_by_seed.csv", "curves.csv", "strategies.csv", "significance.csv",
-              "batch_stats.csv", "hard_to_learn.csv", "overlap.csv", "learning_curves.png", "overlap.png",
-              "data_maps.png", "results.md"]
+              "batch_stats.csv", "hard_to_learn.csv", "stopping.csv", "overlap.csv", "learning_curves.png",
+              "overlap.png", "data_maps.png", "results.md"]
     missing = [name for name in needed if not (out / name).is_file()]
     if missing:
         return [f"{out}: missing {', '.join(missing)}; run `cartal reproduce`"]

@@ -33,6 +33,8 @@ class Run:
     maps: dict[str, pd.DataFrame] = field(default_factory=dict)  # "first"/"last" -> data map of L
     hard_to_learn: dict[int, int] = field(default_factory=dict)  # round -> instances of L that CAL's probe
     # learns as hard-to-learn (binned correctness <= cal.tau) in that round's data map
+    stops: dict[int, dict[str, bool]] = field(default_factory=dict)  # round -> stopping criterion -> whether it
+    # said stop after that round (metrics/rounds/k.json; empty for experiments run before the criteria existed)
 
 
 def long_curves(runs: list[Run]) -> pd.DataFrame:
@@ -161,6 +163,37 @@ def hard_to_learn_table(runs: list[Run]) -> pd.DataFrame:
 def _with_sizes(run: Run) -> dict[int, tuple[int, int]]:
     labeled = dict(zip(run.curve["round"], run.curve["labeled"]))
     return {k: (hard, int(labeled[k])) for k, hard in sorted(run.hard_to_learn.items()) if k in labeled}
+
+
+def stopping_table(runs: list[Run]) -> pd.DataFrame:
+    """Per strategy and stopping criterion: in how many seeds' runs it said stop, at which round and |L| first
+    (mean over those seeds), the labels that stopping there saves, and the test accuracy it loses against the
+    run's last round (mean, and the worst seed); empty when no run recorded the criteria."""
+    rows = []
+    for run in runs:
+        curve = run.curve.set_index("round")
+        last = curve.index.max()
+        criteria = sorted({name for stops in run.stops.values() for name in stops})
+        for criterion in criteria:
+            first = next((k for k in sorted(run.stops) if run.stops[k].get(criterion) and k in curve.index), None)
+            at = curve.loc[first if first is not None else last]
+            rows.append({"strategy": run.strategy, "seed": run.seed, "criterion": criterion,
+                         "stopped": first is not None, "round": first if first is not None else np.nan,
+                         "labeled": float(at["labeled"]) if first is not None else np.nan,
+                         "saved": float(curve.loc[last, "labeled"] - at["labeled"]),
+                         "lost": float(curve.loc[last, "accuracy"] - at["accuracy"])})
+    columns = ["strategy", "criterion", "seeds", "stopped", "round_mean", "labeled_mean", "saved_mean",
+               "lost_mean", "lost_max"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    stopped = frame[frame["stopped"]]
+    table = frame.groupby(["strategy", "criterion"], sort=True).agg(seeds=("seed", "nunique"),
+                                                                    stopped=("stopped", "sum"))
+    table = table.join(stopped.groupby(["strategy", "criterion"]).agg(
+        round_mean=("round", "mean"), labeled_mean=("labeled", "mean"), saved_mean=("saved", "mean"),
+        lost_mean=("lost", "mean"), lost_max=("lost", "max")))
+    return table.reset_index()[columns]
 
 
 def overlap(runs: list[Run]) -> pd.DataFrame:
