@@ -78,6 +78,8 @@ _TRAIN = """\
     deps:
       - stages/build_map.py
       - data/rounds/{k}/dynamics.parquet
+      - data/rounds/{k}/labeled.parquet
+      - data/prepared/train.parquet
     params:
       - map
     outs:
@@ -86,7 +88,7 @@ _TRAIN = """\
       - data/rounds/{k}/map.csv:
           x: variability
           y: confidence
-          template: datamap  # .dvc/plots/datamap.json: colour = correctness
+          template: datamap  # .dvc/plots/datamap.json: colour = correctness; hover: text, label, region
 """
 
 _QUERY = """

@@ -65,3 +65,75 @@ def fetched_urls(html: str) -> list[str]:
     Collector().feed(html)
     found += re.findall(r"""(?:url\(|@import)\s*['"]?([a-z]*:?//[^'")\s]+)""", html, re.IGNORECASE)
     return [url for url in found if re.match(r"(https?:)?//", url)]
+
+
+# vega-embed keeps the views it makes to itself; this wraps it as the page defines it, so that a test can
+# ask a plot's view for its scales and put the mouse on a given point
+_KEEP_VIEWS = """
+Object.defineProperty(window, "vegaEmbed", {configurable: true,
+  get() { return this.__keptEmbed; },
+  set(embed) {
+    window.vegaViews = {};
+    this.__keptEmbed = Object.assign((el, spec, options) => embed(el, spec, options).then(result => {
+      window.vegaViews[el] = result.view; return result; }), embed);
+  }});
+"""
+
+
+def hover_tooltip(page: Path, plot: str, point_id: str, screenshot: Path | None = None) -> dict[str, str]:
+    """The tooltip chromium shows with the mouse on the point whose datum has the id ``point_id`` in the vega
+    plot whose div is ``plot`` (field title -> value), the page opened offline (every request that is not a
+    file is refused); ``screenshot``: the page with that tooltip, as a PNG. Where points overlap, the tooltip
+    is the topmost one's, as a user would see it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        try:
+            tab = browser.new_page(viewport={"width": 1000, "height": 700})
+            tab.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())
+            tab.add_init_script(_KEEP_VIEWS)
+            tab.goto(page.as_uri())
+            tab.wait_for_function(f"window.vegaViews && window.vegaViews['#{plot}']", timeout=30000)
+            tab.locator(f"#{plot}").scroll_into_view_if_needed()
+            at = tab.evaluate(_WHERE_IS, [plot, point_id])
+            if at is None:
+                raise AssertionError(f"no point with id {point_id!r} is drawn in the plot {plot}")
+            tab.mouse.move(at[0], at[1])
+            tooltip = tab.locator("#vg-tooltip-element.visible")
+            tooltip.wait_for(timeout=10000)
+            if screenshot is not None:
+                tab.screenshot(path=str(screenshot))
+            return _fields(tooltip.inner_text())
+        finally:
+            browser.close()
+
+
+def _fields(text: str) -> dict[str, str]:
+    """vega-tooltip's table as its text reads ("title:\\t\\nvalue" a row) -> {title: value}."""
+    return {title.strip(): value.strip() for title, value in re.findall(r"([^\n]+):\t\n([^\n]*)", text)}
+
+
+# the page position of a drawn symbol: its x, y within its group, plus every enclosing group's offset, the view's
+# origin and padding, and the canvas's place on the page
+_WHERE_IS = """([plot, id]) => {
+    const view = window.vegaViews['#' + plot];
+    const find = (mark, x, y) => {
+        for (const item of mark.items || []) {
+            if (mark.marktype === 'symbol' && item.datum && item.datum.id === id) return [x + item.x, y + item.y];
+            if (mark.marktype === 'group') {
+                for (const child of item.items || []) {
+                    const found = find(child, x + (item.x || 0), y + (item.y || 0));
+                    if (found) return found;
+                }
+            }
+        }
+        return null;
+    };
+    const [left, top] = view.origin(), padding = view.padding();  // the renderer adds the padding to the origin
+    const found = find(view.scenegraph().root, left + padding.left, top + padding.top);
+    if (!found) return null;
+    const box = view.container().querySelector('canvas').getBoundingClientRect();
+    return [box.left + found[0], box.top + found[1]];
+}"""
