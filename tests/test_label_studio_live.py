@@ -88,6 +88,9 @@ def test_push_creates_the_project_and_a_rerun_pushes_nothing_twice(label_studio_
 
 def test_labels_given_through_the_api_come_back_once_each(label_studio_for_module, token):
     settings = _settings(label_studio_for_module, "pull")
+    assert live.progress(settings, BATCH["id"])["tasks"] == 0  # no project yet: nothing pushed, not an error
+    with pytest.raises(live.LabelStudioError, match="no project titled 'pull'"):
+        live.pull(settings, LABELS)
     project, _ = live.push(settings, BATCH, "m", LABELS)
     pending = "5 wait"
     with pytest.raises(LabelsPendingError, match=pending):
@@ -96,7 +99,8 @@ def test_labels_given_through_the_api_come_back_once_each(label_studio_for_modul
     _annotate(client, project.id, {"t1": "DESC", "t2": "ENTY", "t3": "HUM"})
     assert live.progress(settings, BATCH["id"]) == {"project": "pull", "url": settings.url, "tasks": 5,
                                                     "labeled": 3, "skipped": 0}
-    with pytest.raises(LabelsPendingError, match=r"3 of 5 answered, .*t4, t5"):  # a batch labeled in part waits
+    with pytest.raises(LabelsPendingError, match=r"3 of 5 answered, ids with no label \(label them there, or Skip "
+                                                 r"them to leave them out\): t4, t5"):  # labeled in part: a wait
         answers_from_tasks(live.pull(settings, LABELS).tasks_of(BATCH["id"]), BATCH["id"], LABELS, "s", pending)
     _annotate(client, project.id, {"t4": 'Q&A "odd" <label>', "t5": None, "t2": "HUM"})  # t2: changes its mind
     answers = answers_from_tasks(live.pull(settings, LABELS).tasks_of(BATCH["id"]), BATCH["id"], LABELS, "s", "")

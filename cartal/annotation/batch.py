@@ -177,11 +177,11 @@ def answers_from_tasks(tasks: list[dict], batch_ids, labels: tuple[str, ...], so
     if not ((given["label"] != "") | given["skip"]).any():
         raise LabelsPendingError(pending)
     return _check(given[["id", "label", "skip"]], pd.Index(batch_ids).astype(str), labels, source,
-                  holds_every_row=False)
+                  holds_every_row=False, leave_out="label them there, or Skip them to leave them out")
 
 
 def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source: str, holds_every_row: bool,
-           hint: str = "") -> Answers:
+           hint: str = "", leave_out: str = "label them, or write yes under skip to leave them out") -> Answers:
     """Every problem of the answers at once. ``holds_every_row``: the source was written with a row per id of
     the batch (batch.csv is; a Label Studio export leaves out tasks never annotated), so an absent id was deleted."""
     problems = []
@@ -209,7 +209,7 @@ def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source
         problems.append(f"rows missing from the file (deleted?), ids {listing(absent)}: put them back, each with its "
                         f"id and a label or yes under skip (their texts are in {TASKS_FILE} beside it)")
     missing = [i for i in batch if i not in answered_or_skipped and (i in present or not holds_every_row)]
-    unlabeled = f"ids with no label (label them, or write yes under skip to leave them out): {listing(missing)}"
+    unlabeled = f"ids with no label ({leave_out}): {listing(missing)}"
     if hint:
         problems.append(hint)
     if problems:

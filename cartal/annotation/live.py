@@ -96,9 +96,9 @@ def progress(settings, ids, root: Path | None = None) -> dict:
     from cartal.annotation.label_studio import labels_from_export
 
     with _client(settings) as client:
-        project = _project(client, settings, None, None, root)
-    answers = labels_from_export(project.tasks_of(ids), project.source)
-    return {"project": project.title, "url": settings.url, "tasks": len(answers),
+        project = _project(client, settings, None, None, root, missing_ok=True)
+    answers = labels_from_export([] if project is None else project.tasks_of(ids), settings.url)
+    return {"project": project_title(settings, root), "url": settings.url, "tasks": len(answers),
             "labeled": int(answers["label"].notna().sum()), "skipped": int(answers["skipped"].sum())}
 
 
@@ -135,8 +135,10 @@ def _client(settings) -> Iterator:
         raise LabelStudioError(f"{url} did not answer as Label Studio does ({exc}): check label_studio.url") from None
 
 
-def _project(client, settings, labels: list[str] | None, config: str | None, root: Path | None) -> Project:
-    """The project titled ``project_title``; created with ``config`` if there is none and a config is given."""
+def _project(client, settings, labels: list[str] | None, config: str | None, root: Path | None,
+             missing_ok: bool = False) -> Project | None:
+    """The project titled ``project_title``; created with ``config`` if there is none and a config is given
+    (None if there is none and ``missing_ok``: nothing is pushed yet)."""
     title = project_title(settings, root)
     found = [p for p in client.projects.list(title=title) if p.title == title]
     url = settings.url.rstrip("/")
@@ -144,6 +146,8 @@ def _project(client, settings, labels: list[str] | None, config: str | None, roo
         raise LabelStudioError(f"Label Studio at {url} holds {len(found)} projects titled {title!r} (ids "
                                f"{listing(p.id for p in found)}): rename all but one, or set label_studio.project")
     if not found:
+        if missing_ok:
+            return None
         if config is None:
             raise LabelStudioError(f"Label Studio at {url} has no project titled {title!r}: the batch is pushed "
                                    "there by merge-labels (`cartal repro`); check label_studio.project and url")
