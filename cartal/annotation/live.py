@@ -106,9 +106,14 @@ def progress(settings, ids, root: Path | None = None) -> dict:
 def _client(settings) -> Iterator:
     """An SDK client with the token from the environment; every failure to reach or use the server turns into
     one LabelStudioError that names the URL or the token's variable and the fix."""
-    import httpx
-    from label_studio_sdk import LabelStudio
-    from label_studio_sdk.core.api_error import ApiError
+    try:
+        import httpx
+        from label_studio_sdk import LabelStudio
+        from label_studio_sdk.core.api_error import ApiError
+    except ImportError as exc:  # an extra: the SDK pulls in opencv and caps numpy below 2.3
+        raise LabelStudioError(f"label_studio.url is set, but the Label Studio SDK is not installed ({exc}): "
+                               "pip install 'cartal[label-studio]', or set label_studio.url: null to label "
+                               "with files") from None
 
     url, env = settings.url.rstrip("/"), settings.token_env
     token = os.environ.get(env, "").strip()
