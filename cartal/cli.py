@@ -347,7 +347,20 @@ def _describe(state: dict) -> list[tuple[str, str | None]]:
         lines.append((f"{which}: files of an earlier run, out of date for params.yaml and the inputs as they are "
                       f"now (not counted above); {rerun} recomputes them", None))
     waiting = state["waiting"]
-    if waiting:
+    live = (waiting or {}).get("label_studio")
+    if live:
+        where = f"Label Studio project {live['project']!r} at {live['url']}"
+        if "error" in live:
+            lines.append((f"round {waiting['round']}'s batch in {where}: not read ({live['error']})", typer.colors.RED))
+        elif live["labeled"] + live["skipped"] == waiting["size"]:
+            lines.append((f"round {waiting['round']}'s batch is answered in {where} ({live['labeled']} labeled, "
+                          f"{live['skipped']} skipped): `cartal repro` goes on", None))
+        else:
+            pushed = "" if live["tasks"] == waiting["size"] else (f" ({live['tasks']} of them pushed so far: "
+                                                                  "`cartal repro` pushes the batch)")
+            lines.append((f"waiting for labels: {waiting['size']} instances in {where}{pushed}, {live['labeled']} "
+                          f"labeled and {live['skipped']} skipped so far; then `cartal repro`", typer.colors.YELLOW))
+    elif waiting:
         batch = f"{waiting['folder']}/batch.csv"
         if waiting["answered"] == waiting["size"]:
             lines.append((f"round {waiting['round']}'s batch is answered in {batch}: `cartal repro` goes on", None))

@@ -171,6 +171,16 @@ class StoppingParams:
 
 
 @dataclass(frozen=True)
+class LabelStudioParams:
+    """oracle: human with a Label Studio server (cartal.annotation.live): each batch goes there as tasks, and
+    merge-labels pulls the annotations back. url null: the files of annotations/round-k/ only, as before."""
+
+    url: str | None = None  # e.g. http://localhost:8080; null = no server, the batch files only
+    project: str | None = None  # the project's title, created if no project has it; null = "cartal <folder name>"
+    token_env: str = "LABEL_STUDIO_API_KEY"  # the environment variable holding the API token (never params.yaml)
+
+
+@dataclass(frozen=True)
 class Query:
     """One query round: select in round ``k``, the labels join round ``next``; merge-labels reads them
     from ``labels`` (the gold labels, or the round's annotation folder for a human oracle)."""
@@ -207,6 +217,7 @@ class Params:
     contrastive: ContrastiveParams = field(default_factory=ContrastiveParams)
     map: MapParams = field(default_factory=MapParams)
     stopping: StoppingParams = field(default_factory=StoppingParams)
+    label_studio: LabelStudioParams = field(default_factory=LabelStudioParams)
 
     @property
     def trained_rounds(self) -> tuple[int, ...]:
@@ -299,6 +310,7 @@ def _validate(p: Params, source: str) -> None:
     if not 0 <= p.cal.tau <= 1:
         fail("cal.tau", f"must be in [0, 1], got {p.cal.tau}")
     _validate_stopping(p.stopping, fail)
+    _validate_label_studio(p.label_studio, fail)
     _validate_learner(p, fail)
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", p.encoder.device):
         fail("encoder.device", f"is {p.encoder.device!r}; use cpu, cuda, cuda:N or mps")
@@ -361,6 +373,18 @@ def _validate_stopping(s: StoppingParams, fail) -> None:
     for key in ("overall_uncertainty", "max_confidence", "min_expected_error"):
         if not 0 <= getattr(s, key) < 1:
             fail(f"stopping.{key}", f"must be in [0, 1), got {getattr(s, key)}")
+
+
+def _validate_label_studio(ls: LabelStudioParams, fail) -> None:
+    """Checked here, before any round runs, so that a typo is named at check-params and not when a batch waits."""
+    if ls.url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", ls.url):
+        fail("label_studio.url", f"is {ls.url!r}; use the address of the Label Studio server, as "
+                                 "http://localhost:8080 or https://label.example.com, or null for the batch files only")
+    if ls.project is not None and not ls.project.strip():
+        fail("label_studio.project", "is empty; give the project's title, or null for 'cartal <folder name>'")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ls.token_env):
+        fail("label_studio.token_env", f"is {ls.token_env!r}; give the name of an environment variable that holds "
+                                       "the API token (as LABEL_STUDIO_API_KEY), never the token itself")
 
 
 def set_rounds(path: str | Path, rounds: int) -> Params:

@@ -107,11 +107,21 @@ def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
     cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch)."""
     from cartal.annotation.batch import write_batch
 
+    return write_batch(layout.annotation_dir(k), batch_to_label(k, ids, labels), model_version=model_version(params, k),
+                       labels=labels)
+
+
+def batch_to_label(k: int, ids, labels: tuple[str, ...]) -> pd.DataFrame:
+    """The batch ``ids`` of round k as a person sees it: id, text, the model's suggestion and its confidence."""
     ids = np.asarray(ids, dtype=object)
     texts = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "text"]).to_pandas().set_index("id")
     probs = VectorsById(layout.in_round(k, "outputs.parquet"), art.OUTPUTS, "probs", "model outputs",
                         "record-dynamics").rows(ids)
-    batch = pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
-                          "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
-                          "confidence": probs.max(axis=1)})
-    return write_batch(layout.annotation_dir(k), batch, model_version=f"round {k} ({params.strategy})", labels=labels)
+    return pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
+                         "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
+                         "confidence": probs.max(axis=1)})
+
+
+def model_version(params, k: int) -> str:
+    """The name the suggestions carry in Label Studio (tasks.json and the live project alike)."""
+    return f"round {k} ({params.strategy})"

@@ -7,6 +7,9 @@ saying what to fill until they are there).
 
 from __future__ import annotations
 
+import json
+import logging
+
 import numpy as np
 
 from cartal import layout
@@ -15,6 +18,8 @@ from cartal.oracle import merge_labels
 from cartal.params import Params
 from stages import common
 
+log = logging.getLogger(__name__)
+
 
 def run(params: Params, k: int) -> None:
     labels = common.label_set()
@@ -22,7 +27,10 @@ def run(params: Params, k: int) -> None:
     selected_path = layout.in_round(k, "selected.parquet")
     selected = art.ids(art.read_table(selected_path, art.SELECTED, columns=["id"]))
     skipped: tuple[str, ...] = ()
-    if params.oracle == "human":
+    pulled = None  # the Label Studio tasks the labels came from, kept once the round is merged
+    if params.oracle == "human" and params.label_studio.url:
+        given, skipped, pulled = _from_label_studio(params, k, selected, labels)
+    elif params.oracle == "human":
         from cartal.annotation.batch import read_answers
 
         common.write_batch_to_label(params, k, selected, labels)
@@ -41,3 +49,30 @@ def run(params: Params, k: int) -> None:
     }
     for path, (table, kind) in tables.items():
         art.write_table(table, path, kind)
+    if pulled is not None:
+        from cartal.annotation.batch import EXPORT_FILE
+
+        with art.atomic_path(layout.annotation_dir(k) / EXPORT_FILE) as tmp:
+            tmp.write_text(json.dumps(pulled, indent=1, ensure_ascii=False))
+
+
+def _from_label_studio(params: Params, k: int, selected, labels: tuple[str, ...]):
+    """Push the batch to the Label Studio project (once: tasks already there are not pushed again) and read its
+    annotations: (labels, skipped ids, the batch's tasks). The batch files are written only after the server
+    answered, so that a server that is down or a refused token leaves the round's files as they were. Once the
+    round is merged, run() keeps the tasks as annotations/round-k/export.json: the round can be rerun from git
+    without the server (url: null), and the labels are committed with annotations/."""
+    from cartal.annotation import live
+    from cartal.annotation.batch import answers_from_tasks
+
+    settings = params.label_studio
+    project, pushed = live.push(settings, common.batch_to_label(k, selected, labels), common.model_version(params, k),
+                                labels)
+    log.info("%s: %d tasks of round %d's batch pushed, %d were there already", project.source, pushed, k,
+             len(selected) - pushed)
+    common.write_batch_to_label(params, k, selected, labels)
+    tasks = project.tasks_of(selected)
+    answers = answers_from_tasks(tasks, selected, labels, project.source, pending=(
+        f"{len(selected)} instances of round {k} wait for labels in {project.source}: label them there (Skip leaves "
+        "one out); then run `cartal repro` again"))
+    return answers.labels, answers.skipped, tasks

@@ -82,8 +82,24 @@ def _waiting(params: Params, rounds: list[dict], current: Callable[[str], bool])
     if current(round_stage(k, "merge-labels")) and layout.in_round(k + 1, "labeled.parquet").is_file():
         return None
     folder = layout.annotation_dir(k)
-    return {"round": k, "folder": str(folder), "size": _rows(layout.in_round(k, "selected.parquet")),
-            "answered": answered(folder)}
+    selected = layout.in_round(k, "selected.parquet")
+    waiting = {"round": k, "folder": str(folder), "size": _rows(selected), "answered": answered(folder)}
+    if params.label_studio.url:
+        waiting["label_studio"] = _label_studio(params, selected)
+    return waiting
+
+
+def _label_studio(params: Params, selected: Path) -> dict:
+    """How much of the batch is labeled in the Label Studio project; a server that does not answer is reported,
+    not raised: status says where the run stands even when the server is down."""
+    from cartal.annotation import live
+    from cartal.errors import CartalError
+
+    ids = pq.read_table(selected, columns=["id"]).column("id").to_pylist()
+    try:
+        return live.progress(params.label_studio, ids)
+    except CartalError as exc:
+        return {"project": live.project_title(params.label_studio), "url": params.label_studio.url, "error": str(exc)}
 
 
 def _rows(path: Path) -> int:

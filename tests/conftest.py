@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from label_studio_server import label_studio, label_studio_for_module  # noqa: F401  (fixtures, for every module)
 from warm_workers import stop_workers
 
 

@@ -62,6 +62,12 @@ def test_the_repos_params_load():
     (lambda p: p["stopping"].update(classification_change=-0.1), r"'stopping.classification_change' must be in"),
     (lambda p: p["stopping"].update(overall_uncertainty=1), r"'stopping.overall_uncertainty' must be in \[0, 1\)"),
     (lambda p: p["stopping"].update(kappa="high"), r"'stopping.kappa' must be float, got 'high'"),
+    (lambda p: p["label_studio"].update(url="localhost:8080"), r"'label_studio.url' is 'localhost:8080'; use the "
+                                                               r"address of the Label Studio server, as http://"),
+    (lambda p: p["label_studio"].update(project="  "), r"'label_studio.project' is empty"),
+    (lambda p: p["label_studio"].update(token_env="abc-123 secret"),
+     r"'label_studio.token_env' is 'abc-123 secret'; give the name of an environment variable .* never the token"),
+    (lambda p: p["label_studio"].update(token="x"), r"unknown key 'label_studio.token'"),
 ])
 def test_bad_values_are_named(change, message):
     raw = repo_params()
@@ -161,3 +167,12 @@ def test_dvc_exp_run_set_param_changes_only_the_line_it_sets(tmp_path, override)
     assert len(before) == len(after) and len(changed) == 1
     key, value = override.rsplit(".", 1)[-1].split("=")
     assert changed[0][1].split("#")[0].split() == [f"{key}:", value]
+
+
+def test_label_studio_is_off_by_default_and_takes_an_address():
+    assert load_params(ROOT / "params.yaml").label_studio.url is None  # the batch files, as before
+    raw = repo_params()
+    raw["label_studio"].update(url="https://label.example.com/ls/", project="TREC round trip")
+    settings = params_from_dict(raw).label_studio
+    assert (settings.url, settings.project, settings.token_env) == ("https://label.example.com/ls/",
+                                                                    "TREC round trip", "LABEL_STUDIO_API_KEY")

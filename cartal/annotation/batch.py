@@ -168,8 +168,20 @@ def read_answers(folder: Path, batch_ids, labels: tuple[str, ...]) -> Answers:
                   holds_every_row=source == path, hint=hint)
 
 
+def answers_from_tasks(tasks: list[dict], batch_ids, labels: tuple[str, ...], source: str, pending: str) -> Answers:
+    """The labels given for the batch ``batch_ids`` in Label Studio tasks as its JSON export holds them (what the
+    live server returns): read and checked exactly as export.json is, so that a label from the server and one
+    from a saved export obey the same rules. LabelsPendingError(``pending``) while none is given."""
+    given = _export_frame(tasks, source)
+    given = given.assign(skip=given["skip"] != "", label=given["label"].str.strip())
+    if not ((given["label"] != "") | given["skip"]).any():
+        raise LabelsPendingError(pending)
+    return _check(given[["id", "label", "skip"]], pd.Index(batch_ids).astype(str), labels, source,
+                  holds_every_row=False, leave_out="label them there, or Skip them to leave them out")
+
+
 def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source: str, holds_every_row: bool,
-           hint: str = "") -> Answers:
+           hint: str = "", leave_out: str = "label them, or write yes under skip to leave them out") -> Answers:
     """Every problem of the answers at once. ``holds_every_row``: the source was written with a row per id of
     the batch (batch.csv is; a Label Studio export leaves out tasks never annotated), so an absent id was deleted."""
     problems = []
@@ -197,7 +209,7 @@ def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source
         problems.append(f"rows missing from the file (deleted?), ids {listing(absent)}: put them back, each with its "
                         f"id and a label or yes under skip (their texts are in {TASKS_FILE} beside it)")
     missing = [i for i in batch if i not in answered_or_skipped and (i in present or not holds_every_row)]
-    unlabeled = f"ids with no label (label them, or write yes under skip to leave them out): {listing(missing)}"
+    unlabeled = f"ids with no label ({leave_out}): {listing(missing)}"
     if hint:
         problems.append(hint)
     if problems:
@@ -211,13 +223,18 @@ def _check(given: pd.DataFrame, batch: pd.Index, labels: tuple[str, ...], source
 
 def _read_export(path: Path) -> pd.DataFrame:
     """A Label Studio JSON export as (id, label, skip) strings, skip "yes" for a task skipped in Label Studio."""
-    from cartal.annotation.label_studio import labels_from_export
-
     try:
         tasks = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a Label Studio JSON export ({exc}); export the project again as JSON") from exc
-    given = labels_from_export(tasks, source=str(path)).fillna({"label": ""})
+    return _export_frame(tasks, str(path))
+
+
+def _export_frame(tasks: list[dict], source: str) -> pd.DataFrame:
+    """Label Studio tasks (the JSON export format) as (id, label, skip) strings, skip "yes" for a skipped task."""
+    from cartal.annotation.label_studio import labels_from_export
+
+    given = labels_from_export(tasks, source=source).fillna({"label": ""})
     return pd.DataFrame({"id": given["id"].astype(str), "label": given["label"].astype(str),
                          "skip": given["skipped"].astype(bool).map({True: "yes", False: ""})})
 
