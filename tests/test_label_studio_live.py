@@ -123,6 +123,15 @@ def test_a_server_that_is_down_is_named(token):
         live.push(settings, BATCH, "m", LABELS)
 
 
+def test_without_the_sdk_a_live_round_says_what_to_install(token, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "label_studio_sdk", None)  # as if `cartal[label-studio]` were not installed
+    settings = LabelStudioParams(url=f"http://127.0.0.1:{_closed_port()}", project="p", token_env=ENV)
+    with pytest.raises(live.LabelStudioError, match=r"SDK is not installed .*pip install 'cartal\[label-studio\]'"):
+        live.push(settings, BATCH, "m", LABELS)
+
+
 def test_a_wrong_or_missing_token_is_named(label_studio_for_module, monkeypatch):
     settings = _settings(label_studio_for_module, "tokens")
     monkeypatch.setenv(ENV, "not-the-token")
