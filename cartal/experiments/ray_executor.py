@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: where tasks make their clones (default: the system's temporary folder); one folder per task, removed after
 WORKDIR_ENV = "CARTAL_RAY_WORKDIR"
+#: Ray's switch for multi-node clusters: off, node addresses stay on loopback
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 #: a task whose worker process or machine died is run again this many times (Ray's max_retries)
 RETRIES = 3
 
@@ -74,7 +76,7 @@ def run_experiment(job: Job) -> Summary:
     name = job.experiment.name
     existing = _on_remote(job)
     if existing:
-        return Summary(name, existing, {}, time.monotonic() - started, socket.gethostname(), reused=True)
+        return Summary(name, existing, {}, time.monotonic() - started, _node(), reused=True)
     with _clone(job) as clone:
         env = _task_env(job.cpus)
         _sh(["cartal", "rounds", str(job.rounds)], clone, name, env)  # params.yaml and rounds/ of the grid's rounds
@@ -97,8 +99,19 @@ def run_experiment(job: Job) -> Summary:
             pushed = _on_remote(job)
     if pushed is None:
         raise ProjectError(f"experiment {name}: `dvc exp push` left no ref on {job.remotes.git_url}")
-    return Summary(name, pushed, metrics if pushed == rev else {}, time.monotonic() - started,
-                   socket.gethostname(), reused=pushed != rev)
+    return Summary(name, pushed, metrics if pushed == rev else {}, time.monotonic() - started, _node(),
+                   reused=pushed != rev)
+
+
+def _node() -> str:
+    """The machine and, within a Ray task, the Ray node (several can share a machine)."""
+    try:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else None
+    except ImportError:
+        node = None
+    return f"{socket.gethostname()}/{node}" if node else socket.gethostname()
 
 
 def _on_remote(job: Job) -> str | None:
@@ -139,7 +152,9 @@ def _sh(args: list[str], cwd: Path, name: str, env: dict | None = None, what: st
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
                             env={**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})})
     if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()
+        # DVC names every output a fresh clone lacks before it runs: noise that would hide the error's lines
+        output = "\n".join(line for line in (result.stdout + result.stderr).strip().splitlines()
+                           if not line.startswith("WARNING: No file hash info found"))
         raise ProjectError(f"experiment {name} on {socket.gethostname()}: {what or '`' + ' '.join(args[:3]) + '`'} "
                            f"failed (exit {result.returncode}):\n{output[-3000:]}")
     return result.stdout.strip()
@@ -194,10 +209,11 @@ def session(address: str, cpus: int) -> Iterator[None]:
     """Connect to the Ray cluster at ``address``, or with "auto" start one on this machine with ``cpus`` CPUs,
     listening on loopback only (nothing to set up, nothing reachable from elsewhere); disconnect after."""
     local = address == "auto"
-    if local and "ray" not in sys.modules:
-        # Ray replaces a loopback node address with the machine's network address (so that other machines could
-        # join) unless multi-node clusters are off, which is what this flag says on Linux too
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if (local or address.split(":")[0] in ("127.0.0.1", "localhost")) and "ray" not in sys.modules:
+        # Ray replaces a loopback address with the machine's network address (so that other machines could join)
+        # unless multi-node clusters are off, which is what this flag says on Linux too: a cluster on this
+        # machine alone stays on loopback, reachable from nowhere else
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
     except ImportError as exc:
