@@ -139,3 +139,40 @@ def test_a_node_killed_mid_grid_leaves_every_experiment_once(tmp_path_factory, s
     on_remote = experiments_on(repo, str(repo.parent / "remote.git"), head)
     assert len(on_remote) == 4 and finished(repo) == on_remote  # all four, each once, the same commits here
     assert all(metrics for metrics in exp_metrics(repo).values())
+
+
+FAILING_STRATEGY = '''
+import numpy as np
+from cartal.strategies import PoolState, QueryStrategy
+
+
+class Failing(QueryStrategy):
+    """Valid params, a failure at run time: what check-params cannot see before the grid runs."""
+
+    name = "failing"
+
+    def score(self, state: PoolState) -> np.ndarray:
+        raise RuntimeError("the failing strategy fails, as the test wants")
+'''
+
+
+def test_a_failing_experiment_fails_the_grid_with_its_own_error_after_the_others_finish(tmp_path_factory,
+                                                                                        shared_data, cluster):
+    repo = shared_project(tmp_path_factory.mktemp("failing") / "p", shared_data)
+    (repo / "my_strategies.py").write_text(FAILING_STRATEGY)
+    run(["git", "add", "my_strategies.py"], repo)
+    run(["git", "commit", "-qm", "a strategy that fails"], repo)
+    run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo)
+    args = ["cartal", "reproduce", "--data-dir", str(shared_data / "trec"), "-s", "random",
+            "-s", "my_strategies:Failing", "--seed", "11", "--seed-size", str(SEED_SIZE), "--batch-size", str(BATCH),
+            "--rounds", "1", "--significance-samples", "50", "--ray", cluster.address]
+    env = driver_env(cluster)  # the driver checks the strategy's args: it imports the module from the project
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
+    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert re.search(r"1 of 2 experiments failed on Ray: trec-my_strategies-Failing-11-\w+", result.stderr)
+    assert "the failing strategy fails, as the test wants" in result.stderr  # the experiment's own error
+    names = set(finished(repo))  # the other one finished, was pushed and pulled
+    head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    assert len(names) == 1 and names.pop().startswith("trec-random-11-")
+    assert set(experiments_on(repo, str(repo.parent / "remote.git"), head)) == set(finished(repo))
