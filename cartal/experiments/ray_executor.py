@@ -68,6 +68,7 @@ class Summary:
     seconds: float
     node: str
     reused: bool = False  # True: the remote held it already (a retried copy's twin pushed first); not rerun
+    phases: tuple[tuple[str, float], ...] = ()  # seconds of clone (and pull), run, push: the path's overhead
 
 
 def run_experiment(job: Job) -> Summary:
@@ -77,7 +78,9 @@ def run_experiment(job: Job) -> Summary:
     existing = _on_remote(job)
     if existing:
         return Summary(name, existing, {}, time.monotonic() - started, _node(), reused=True)
+    phases = []
     with _clone(job) as clone:
+        phases.append(("clone", time.monotonic() - started))
         env = _task_env(job.cpus)
         _sh(["cartal", "rounds", str(job.rounds)], clone, name, env)  # params.yaml and rounds/ of the grid's rounds
         _sh(["git", "add", "-A", "--", layout.ROUND_PIPELINES.as_posix(), "params.yaml"], clone, name, env)
@@ -87,6 +90,7 @@ def run_experiment(job: Job) -> Summary:
         _sh(run, clone, name, env, what="the experiment")
         rev = _sh(["git", "rev-parse", f"refs/exps/{job.commit[:2]}/{job.commit[2:]}/{name}"], clone, name, env)
         metrics = _small(json.loads((clone / layout.SUMMARY).read_text()))
+        phases.append(("run", time.monotonic() - started - sum(seconds for _, seconds in phases)))
         pushed = _on_remote(job)  # a copy of this task that Ray thought lost may have pushed meanwhile
         if pushed is None:
             # outputs and run cache first, the ref last: a ref on the remote always has its outputs there
@@ -97,10 +101,11 @@ def run_experiment(job: Job) -> Summary:
                 if _on_remote(job) is None:  # a push refused because the twin's ref is there is no failure
                     raise
             pushed = _on_remote(job)
+        phases.append(("push", time.monotonic() - started - sum(seconds for _, seconds in phases)))
     if pushed is None:
         raise ProjectError(f"experiment {name}: `dvc exp push` left no ref on {job.remotes.git_url}")
     return Summary(name, pushed, metrics if pushed == rev else {}, time.monotonic() - started, _node(),
-                   reused=pushed != rev)
+                   reused=pushed != rev, phases=tuple(phases))
 
 
 def _node() -> str:
@@ -197,8 +202,9 @@ def run_grid(jobs: list[Job], task_resources: dict, on_progress: Callable[[int, 
                 failures[job.experiment.name] = f"{type(error).__name__}: {error}"
             else:
                 summaries.append(summary)
-                log.info("%s: %s in %.0f s on %s", summary.name, "on the remote already" if summary.reused
-                         else "pushed", summary.seconds, summary.node)
+                log.info("%s: %s in %.0f s on %s%s", summary.name, "on the remote already" if summary.reused
+                         else "pushed", summary.seconds, summary.node,
+                         "".join(f"; {phase} {seconds:.1f} s" for phase, seconds in summary.phases))
         if on_progress:
             on_progress(len(jobs) - len(waiting), len(jobs))
     return summaries, failures

@@ -33,8 +33,8 @@ class Remotes:
 def resolve(root: Path, git_remote: str | None = None, dvc_remote: str | None = None) -> Remotes:
     """The remotes named (default: git's origin, DVC's default remote), as URLs; relative local paths made
     absolute, since a task resolves them in its own clone."""
-    dvc_name, dvc_url = _dvc_remote(root, dvc_remote)
-    return Remotes(_git_url(root, git_remote or "origin"), dvc_name, dvc_url)
+    git_url = _git_url(root, git_remote or "origin")
+    return Remotes(git_url, *_dvc_remote(root, dvc_remote))
 
 
 def _git_url(root: Path, remote: str) -> str:

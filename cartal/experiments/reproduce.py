@@ -35,25 +35,13 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     started = time.monotonic()
     done = dvc_queue.finished(root)
     pending = [e for e in experiments if e.name not in done]
-    if ray is not None:
+    if ray is not None:  # the workspace is not touched: tasks work in clones
         pending = _run_on_ray(root, grid, pending, len(experiments), params, ray, git_remote, dvc_remote, jobs,
                               progress)
     else:
         log.info("%d experiments: %d finished earlier, %d to run", len(experiments), len(experiments) - len(pending),
                  len(pending))
-    if pending and ray is None:
-        status = dvc_queue.queue_status(root)
-        with dvc_queue.rounds_for_queue(root, grid.rounds):
-            for experiment in pending:
-                if status.get(experiment.name) not in dvc_queue.ACTIVE:
-                    dvc_queue.enqueue(root, experiment)
-        outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
-        failed = [name for name, state in outcome.items() if state != "Success"]
-        if failed:
-            details = "\n\n".join(f"{name}: {outcome[name]}\n{dvc_queue.failure_log(root, name)}" for name in failed)
-            raise ProjectError(f"{len(failed)} of {len(pending)} experiments did not finish: {', '.join(failed)}\n\n"
-                               f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
-                               "`cartal reproduce` again to run only these.")
+        _run_on_queue(root, grid, pending, jobs, progress)
     done = dvc_queue.finished(root)
     reading = _progress_bar(len(experiments), progress, "reading experiments")
     runs = []
@@ -64,6 +52,24 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
     return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
                               name=name, encoder=encoder_summary(params.encoder), on_progress=_progress_bar(None, progress, "significance tests", "test"))
+
+
+def _run_on_queue(root: Path, grid: Grid, pending: list, jobs: int, progress: bool) -> None:
+    """Queue the experiments not queued yet, run the queue with ``jobs`` workers, raise the failures."""
+    if not pending:
+        return
+    status = dvc_queue.queue_status(root)
+    with dvc_queue.rounds_for_queue(root, grid.rounds):
+        for experiment in pending:
+            if status.get(experiment.name) not in dvc_queue.ACTIVE:
+                dvc_queue.enqueue(root, experiment)
+    outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
+    failed = [name for name, state in outcome.items() if state != "Success"]
+    if failed:
+        details = "\n\n".join(f"{name}: {outcome[name]}\n{dvc_queue.failure_log(root, name)}" for name in failed)
+        raise ProjectError(f"{len(failed)} of {len(pending)} experiments did not finish: {', '.join(failed)}\n\n"
+                           f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
+                           "`cartal reproduce` again to run only these.")
 
 
 def _run_on_ray(root: Path, grid: Grid, missing: list, total: int, params, address: str, git_remote: str | None,
