@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartal.experiments.ray_executor import LOOPBACK_ENV, WORKDIR_ENV
+from cartal.experiments.ray_executor import LOOPBACK_ENV, OBJECT_STORE_BYTES, WORKDIR_ENV
 
 _JOIN = ("import sys, types\n"
          "import ray._private.ray_constants as constants\n"
@@ -82,7 +82,8 @@ def start(folder: Path, nodes: int = 2, cpus: int = 1) -> Cluster:
     env = {LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex,
            "RAY_USAGE_STATS_ENABLED": "0"}
     cluster = Cluster(f"127.0.0.1:{port}", env)
-    common = ["--block", "--num-cpus", str(cpus), "--disable-usage-stats"]
+    common = ["--block", "--num-cpus", str(cpus), "--disable-usage-stats", "--object-store-memory",
+              str(OBJECT_STORE_BYTES)]
     try:
         for i in range(nodes):
             temp = tempfile.mkdtemp(prefix=f"ray{i}-", dir="/tmp")

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 WORKDIR_ENV = "CARTAL_RAY_WORKDIR"
 #: Ray's switch for multi-node clusters: off, node addresses stay on loopback
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+#: tasks pass a few hundred bytes each way: Ray's default store (30 % of the memory, in /dev/shm) would only take
+#: memory from the experiments
+OBJECT_STORE_BYTES = 128 << 20
 #: a task whose worker process or machine died is run again this many times (Ray's max_retries)
 RETRIES = 3
 
@@ -228,7 +231,8 @@ def session(address: str, cpus: int) -> Iterator[None]:
     try:
         if local:
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                     _temp_dir=str(temp), log_to_driver=False, configure_logging=False)
+                     object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(temp), log_to_driver=False,
+                     configure_logging=False)
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:

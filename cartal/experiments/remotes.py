@@ -75,7 +75,7 @@ def _is_url(text: str) -> bool:
 
 def check_commit_pushed(root: Path, git_url: str, commit: str) -> None:
     """Tasks clone ``commit`` from the git remote: refuse before anything runs when the remote does not hold it."""
-    listing = _git(root, "ls-remote", git_url, check=False)
+    listing = _git(root, "ls-remote", "--heads", "--tags", git_url, check=False)  # not refs/exps: many, no use
     if listing.returncode != 0:
         raise ProjectError(f"cannot read the git remote {git_url}: {listing.stderr.strip()}")
     tips = {line.split()[0] for line in listing.stdout.splitlines() if line.strip()}
