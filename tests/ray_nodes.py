@@ -11,6 +11,7 @@ Ray's constants: that name is given the switch on. Every address Ray uses is the
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +37,7 @@ class Node:
     process: subprocess.Popen
     log: Path
     clones: Path  # where this node's tasks clone the project (CARTAL_RAY_WORKDIR)
+    temp: Path  # Ray's temp folder of the node (its sockets, its session's logs)
 
     def kill(self) -> None:
         """The node's `ray start`, raylet, workers and the tasks' commands: one process group."""
@@ -66,6 +68,7 @@ class Cluster:
                 os.killpg(node.process.pid, signal.SIGKILL)  # what SIGTERM left (the group outlives its leader)
             except ProcessLookupError:
                 pass
+            shutil.rmtree(node.temp, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -92,7 +95,7 @@ def start(folder: Path, nodes: int = 2, cpus: int = 1) -> Cluster:
                         "--node-ip-address", "127.0.0.1", "--include-dashboard=false", *common]
             else:
                 args = [sys.executable, "-c", _JOIN, "start", "--address", cluster.address, *common]
-            cluster.nodes.append(_start(args + ["--temp-dir", temp], folder / f"node{i}", env))
+            cluster.nodes.append(_start(args + ["--temp-dir", temp], folder / f"node{i}", env, Path(temp)))
             _wait_started(cluster.nodes[-1])
     except BaseException:
         cluster.stop()
@@ -100,14 +103,14 @@ def start(folder: Path, nodes: int = 2, cpus: int = 1) -> Cluster:
     return cluster
 
 
-def _start(args: list[str], folder: Path, cluster_env: dict[str, str]) -> Node:
+def _start(args: list[str], folder: Path, cluster_env: dict[str, str], temp: Path) -> Node:
     folder.mkdir(parents=True)
     clones = folder / "clones"
     log = folder / "ray.log"
     env = {**os.environ, **cluster_env, WORKDIR_ENV: str(clones)}
     with open(log, "w") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    return Node(process, log, clones)
+    return Node(process, log, clones, temp)
 
 
 def _wait_started(node: Node, timeout: float = 180) -> None:
