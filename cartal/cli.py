@@ -160,7 +160,7 @@ def reproduce(
     preset: str = typer.Option(None, help="Settings by name, before any -S: 'reference' = the reference code's "
                                           "behaviour (warm start with the optimiser, no shuffling, dropout at "
                                           "evaluation, the probe on the first epoch, one shared seed set)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs)."),
     check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
     findings: Path = typer.Option(None, help="With --check: a YAML file of claims the aggregate must show "
                                              "(e.g. docs/findings/trec.yaml); exit 1 when one stops holding."),
@@ -168,6 +168,15 @@ def reproduce(
                                                                 "(ASO: about 7 s per 1000 here; fewer = faster, coarser)."),
     name: str = typer.Option(None, help="Write the aggregate to metrics/reproduce/NAME/ (default: the dataset), "
                                         "e.g. to keep a reduced grid beside the full one."),
+    ray: str = typer.Option(None, "--ray", metavar="auto|ADDRESS",
+                            help="Run the experiments as Ray tasks instead of DVC's queue: 'auto' starts Ray here "
+                                 "with --jobs CPUs, ADDRESS joins a cluster (e.g. 10.0.0.5:6379). Each task clones "
+                                 "HEAD from the git remote and pushes its experiment there and to the DVC remote; "
+                                 "see docs/ray.md."),
+    git_remote: str = typer.Option(None, help="With --ray: the git remote (name or URL) tasks clone from and push "
+                                              "to (default: origin)."),
+    dvc_remote: str = typer.Option(None, help="With --ray: the DVC remote (name) tasks push outputs to "
+                                              "(default: the project's default remote)."),
 ):
     """Run the paper's protocol: one DVC experiment per strategy and seed, queued, then aggregated.
 
@@ -189,7 +198,10 @@ def reproduce(
     _check_name(name)
     grid = _grid(dataset, data_dir, strategy, seed, seed_size, batch_size, rounds,
                  [*PRESETS.get(preset, ()), *(setting or [])])
-    out = run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples, name=name)
+    if ray is None and (git_remote or dvc_remote):
+        raise ParamsError("--git-remote and --dvc-remote are where --ray's tasks clone and push; add --ray")
+    out = run_grid(Path.cwd(), grid, jobs=jobs, significance_samples=significance_samples, name=name, ray=ray,
+                   git_remote=git_remote, dvc_remote=dvc_remote)
     typer.echo(f"aggregate written to {out}/ (see results.md there)")
     if check:
         problems = check_reproduction(Path.cwd(), grid, name)
@@ -248,7 +260,7 @@ def ablate(
                                                                 "-S encoder.kind=static."),
     variant: list[str] = typer.Option(None, "--variant", "-v", help="Repeat for several; default: all "
                                                                      "(`cartal ablate --help` lists them)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs)."),
     significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test."),
     name: str = typer.Option(None, help="The ablation's folder, metrics/reproduce/NAME/ (default DATASET-ablation); "
                                         "each variant's grid goes to metrics/reproduce/NAME-VARIANT/."),

@@ -15,12 +15,16 @@ log = logging.getLogger(__name__)
 
 
 def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, significance_samples: int = 1000,
-              name: str | None = None) -> Path:
+              name: str | None = None, ray: str | None = None, git_remote: str | None = None,
+              dvc_remote: str | None = None) -> Path:
     """Queue the grid's missing experiments, run them with ``jobs`` workers, aggregate all of them.
 
     Experiments that finished on top of the current commit are kept, not rerun;
     within a rerun, unchanged stages come from DVC's run cache. The aggregate goes
-    to metrics/reproduce/<name>/ (name: the dataset unless given).
+    to metrics/reproduce/<name>/ (name: the dataset unless given). With ``ray`` (a
+    cluster's address, or "auto" for one started here with ``jobs`` CPUs) the
+    experiments run as Ray tasks through the git and DVC remotes instead
+    (``_run_on_ray``), and the workspace is not touched.
     """
     name = name or grid.dataset
     dvc_queue.check_project(root)
@@ -31,22 +35,13 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
     started = time.monotonic()
     done = dvc_queue.finished(root)
     pending = [e for e in experiments if e.name not in done]
-    log.info("%d experiments: %d finished earlier, %d to run", len(experiments), len(experiments) - len(pending),
-             len(pending))
-    if pending:
-        _embed_once(params, progress)
-        status = dvc_queue.queue_status(root)
-        with dvc_queue.rounds_for_queue(root, grid.rounds):
-            for experiment in pending:
-                if status.get(experiment.name) not in dvc_queue.ACTIVE:
-                    dvc_queue.enqueue(root, experiment)
-        outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
-        failed = [name for name, state in outcome.items() if state != "Success"]
-        if failed:
-            details = "\n\n".join(f"{name}: {outcome[name]}\n{dvc_queue.failure_log(root, name)}" for name in failed)
-            raise ProjectError(f"{len(failed)} of {len(pending)} experiments did not finish: {', '.join(failed)}\n\n"
-                               f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
-                               "`cartal reproduce` again to run only these.")
+    if ray is not None:  # the workspace is not touched: tasks work in clones
+        pending = _run_on_ray(root, grid, pending, len(experiments), params, ray, git_remote, dvc_remote, jobs,
+                              progress)
+    else:
+        log.info("%d experiments: %d finished earlier, %d to run", len(experiments), len(experiments) - len(pending),
+                 len(pending))
+        _run_on_queue(root, grid, pending, jobs, progress, params)
     done = dvc_queue.finished(root)
     reading = _progress_bar(len(experiments), progress, "reading experiments")
     runs = []
@@ -74,6 +69,56 @@ def _embed_once(params, progress: bool) -> None:
              len(dataset.train) + len(dataset.test), cache.root())
     embed_splits({"train": dataset.train["text"].tolist(), "test": dataset.test["text"].tolist()}, params.encoder,
                  progress=progress)
+
+
+def _run_on_queue(root: Path, grid: Grid, pending: list, jobs: int, progress: bool, params) -> None:
+    """Embed the dataset once, queue the experiments not queued yet, run the queue with ``jobs`` workers, raise
+    the failures."""
+    if not pending:
+        return
+    _embed_once(params, progress)
+    status = dvc_queue.queue_status(root)
+    with dvc_queue.rounds_for_queue(root, grid.rounds):
+        for experiment in pending:
+            if status.get(experiment.name) not in dvc_queue.ACTIVE:
+                dvc_queue.enqueue(root, experiment)
+    outcome = dvc_queue.run_queue(root, [e.name for e in pending], jobs, _progress_bar(len(pending), progress))
+    failed = [name for name, state in outcome.items() if state != "Success"]
+    if failed:
+        details = "\n\n".join(f"{name}: {outcome[name]}\n{dvc_queue.failure_log(root, name)}" for name in failed)
+        raise ProjectError(f"{len(failed)} of {len(pending)} experiments did not finish: {', '.join(failed)}\n\n"
+                           f"{details}\n\nThe finished ones are kept; fix the cause and run the same "
+                           "`cartal reproduce` again to run only these.")
+
+
+def _run_on_ray(root: Path, grid: Grid, missing: list, total: int, params, address: str, git_remote: str | None,
+                dvc_remote: str | None, jobs: int, progress: bool) -> list:
+    """Run the experiments neither this repository nor the git remote holds as Ray tasks, then pull every one the
+    remote holds into this repository; return those that ran (empty when none had to), for the elapsed time.
+    Every task is waited for; then the failures are raised, each with its experiment's own error."""
+    from cartal.experiments import ray_executor, remotes
+
+    where = remotes.resolve(root, git_remote, dvc_remote)
+    commit = dvc_queue._run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+    remotes.check_commit_pushed(root, where.git_url, commit)
+    on_remote = remotes.experiments_on(root, where.git_url, commit)
+    to_run = [e for e in missing if e.name not in on_remote]
+    log.info("%d experiments: %d finished earlier, %d on the git remote, %d to run on Ray", total,
+             total - len(missing), len(missing) - len(to_run), len(to_run))
+    failures: dict[str, str] = {}
+    if to_run:
+        jobs_ = [ray_executor.Job(e, grid.rounds, commit, where, remotes.author(root)) for e in to_run]
+        with ray_executor.session(address, jobs):
+            _, failures = ray_executor.run_grid(jobs_, ray_executor.resources(params),
+                                                _progress_bar(len(jobs_), progress))
+    on_remote = remotes.experiments_on(root, where.git_url, commit)
+    remotes.pull(root, where, [e.name for e in missing if e.name in on_remote])
+    if failures:
+        details = "\n\n".join(f"{name}:\n{error}" for name, error in failures.items())
+        raise ProjectError(f"{len(failures)} of {len(to_run)} experiments failed on Ray: {', '.join(failures)}\n\n"
+                           f"{details}\n\nThe finished ones are on the remotes and pulled here; fix the cause and run "
+                           "the same `cartal reproduce` again to run only these.")
+    return to_run
 
 
 def _earlier_elapsed(root: Path, name: str) -> float | None:
