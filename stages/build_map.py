@@ -14,7 +14,7 @@ from cartal.dynamics import data_map
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
-from stages.common import rows_by_id
+from stages.common import Texts, rows_by_id
 
 TOOLTIP_CHARACTERS = 200  # of a text, in the plot's CSV: enough to recognise it, short enough for a tooltip
 
@@ -31,12 +31,10 @@ def explorable(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     """The map with what a reader hovering over a point wants: the text (its start), the gold label, the round
     it joined L in (0: the seed set; j: picked by round j-1's query) and whether it is the newest batch, the
     one that round k-1's query selected."""
-    labeled_path, prepared_path = layout.in_round(k, "labeled.parquet"), layout.prepared("train")
+    labeled_path = layout.in_round(k, "labeled.parquet")
     labeled = art.read_table(labeled_path, art.LABELED).to_pandas()
     at = rows_by_id(pd.Index(labeled["id"]), frame["id"], labeled_path, "label", "prepare or merge-labels")
-    prepared = art.read_table(prepared_path, art.PREPARED, columns=["id", "text"]).to_pandas()
-    texts = prepared["text"].to_numpy()[rows_by_id(pd.Index(prepared["id"]), frame["id"], prepared_path, "text",
-                                                   "prepare")]
+    texts = Texts("train").rows(frame["id"])
     labeled_in = labeled["round"].to_numpy()[at]
     return frame[["id", "variability", "confidence", "correctness", "region"]].assign(
         label=labeled["label"].to_numpy()[at],

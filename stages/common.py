@@ -100,15 +100,16 @@ def learner(k: int):
     return learners.load(layout.in_round(k, "model.safetensors"))
 
 
-def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...]) -> Path:
+def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...], batch: pd.DataFrame | None = None) -> Path:
     """annotations/round-k/: the batch ``ids`` with their texts and the model's suggestions, for a person to
     label. select writes it when it picks the batch; merge-labels writes it again before reading the answers,
     so that the file always holds the batch the pipeline selected, also after DVC restored select from its
-    cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch)."""
+    cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch).
+    ``batch``: that batch as batch_to_label made it already (for Label Studio), not read again."""
     from cartal.annotation.batch import write_batch
 
-    return write_batch(layout.annotation_dir(k), batch_to_label(k, ids, labels), model_version=model_version(params, k),
-                       labels=labels)
+    batch = batch_to_label(k, ids, labels) if batch is None else batch
+    return write_batch(layout.annotation_dir(k), batch, model_version=model_version(params, k), labels=labels)
 
 
 def batch_to_label(k: int, ids, labels: tuple[str, ...]) -> pd.DataFrame:

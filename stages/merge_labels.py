@@ -66,11 +66,11 @@ def _from_label_studio(params: Params, k: int, selected, labels: tuple[str, ...]
     from cartal.annotation.batch import answers_from_tasks
 
     settings = params.label_studio
-    project, pushed = live.push(settings, common.batch_to_label(k, selected, labels), common.model_version(params, k),
-                                labels)
+    batch = common.batch_to_label(k, selected, labels)
+    project, pushed = live.push(settings, batch, common.model_version(params, k), labels)
     log.info("%s: %d tasks of round %d's batch pushed, %d were there already", project.source, pushed, k,
              len(selected) - pushed)
-    common.write_batch_to_label(params, k, selected, labels)
+    common.write_batch_to_label(params, k, selected, labels, batch=batch)
     tasks = project.tasks_of(selected)
     answers = answers_from_tasks(tasks, selected, labels, project.source, pending=(
         f"{len(selected)} instances of round {k} wait for labels in {project.source}: label them there (Skip leaves "

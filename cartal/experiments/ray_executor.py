@@ -175,10 +175,8 @@ def _small(summary: dict) -> dict:
 
 def resources(params) -> dict:
     """What a task declares so that Ray places it: one CPU; a GPU too where the params train or embed on CUDA."""
-    devices = [getattr(getattr(params, "encoder", None), "device", "cpu")]
-    if getattr(params, "learner", "mlp") == "transformer":
-        devices.append(getattr(getattr(params, "transformer", None), "device", "cpu"))
-    return {"num_cpus": 1, "num_gpus": 1 if any(str(d).startswith("cuda") for d in devices) else 0}
+    devices = [params.encoder.device, *([params.transformer.device] if params.learner == "transformer" else [])]
+    return {"num_cpus": 1, "num_gpus": 1 if any(d.startswith("cuda") for d in devices) else 0}
 
 
 def run_grid(jobs: list[Job], task_resources: dict, on_progress: Callable[[int, int], None] | None = None
