@@ -100,27 +100,31 @@ def learner(k: int):
     return learners.load(layout.in_round(k, "model.safetensors"))
 
 
-def write_batch_to_label(params, k: int, ids, labels: tuple[str, ...], batch: pd.DataFrame | None = None) -> Path:
-    """annotations/round-k/: the batch ``ids`` with their texts and the model's suggestions, for a person to
-    label. select writes it when it picks the batch; merge-labels writes it again before reading the answers,
-    so that the file always holds the batch the pipeline selected, also after DVC restored select from its
-    cache or the file was deleted (labels given for the same ids are kept: cartal.annotation.batch).
-    ``batch``: that batch as batch_to_label made it already (for Label Studio), not read again."""
+def write_batch_to_label(params, k: int, selection: pd.DataFrame, labels: tuple[str, ...],
+                         batch: pd.DataFrame | None = None) -> Path:
+    """annotations/round-k/: the batch ``selection`` (selected.parquet's rows) with their texts, the model's
+    suggestions and why the strategy picked them, for a person to label. select writes it when it picks the
+    batch; merge-labels writes it again before reading the answers, so that the file always holds the batch the
+    pipeline selected, also after DVC restored select from its cache or the file was deleted (labels given for
+    the same ids are kept: cartal.annotation.batch). ``batch``: that batch as batch_to_label made it already
+    (for Label Studio), not read again."""
     from cartal.annotation.batch import write_batch
 
-    batch = batch_to_label(k, ids, labels) if batch is None else batch
+    batch = batch_to_label(k, selection, labels) if batch is None else batch
     return write_batch(layout.annotation_dir(k), batch, model_version=model_version(params, k), labels=labels)
 
 
-def batch_to_label(k: int, ids, labels: tuple[str, ...]) -> pd.DataFrame:
-    """The batch ``ids`` of round k as a person sees it: id, text, the model's suggestion and its confidence."""
-    ids = np.asarray(ids, dtype=object)
+def batch_to_label(k: int, selection: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
+    """Round k's batch as a person sees it: id, text, the model's suggestion and its confidence, and the
+    strategy's rank, score and name from ``selection`` (selected.parquet's columns)."""
+    ids = selection["id"].to_numpy(dtype=object)
     texts = art.read_table(layout.prepared("train"), art.PREPARED, columns=["id", "text"]).to_pandas().set_index("id")
     probs = VectorsById(layout.in_round(k, "outputs.parquet"), art.OUTPUTS, "probs", "model outputs",
                         "record-dynamics").rows(ids)
     return pd.DataFrame({"id": ids, "text": texts.loc[ids, "text"].to_numpy(),
                          "suggestion": np.asarray(labels, dtype=object)[probs.argmax(axis=1)],
-                         "confidence": probs.max(axis=1)})
+                         "confidence": probs.max(axis=1), "rank": selection["rank"].to_numpy(),
+                         "score": selection["score"].to_numpy(), "picked_by": selection["picked_by"].to_numpy()})
 
 
 def model_version(params, k: int) -> str:

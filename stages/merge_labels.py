@@ -11,6 +11,7 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 
 from cartal import layout
 from cartal.io import artifacts as art
@@ -25,15 +26,16 @@ def run(params: Params, k: int) -> None:
     labels = common.label_set()
     labeled = common.labeled_set(k, labels)
     selected_path = layout.in_round(k, "selected.parquet")
-    selected = art.ids(art.read_table(selected_path, art.SELECTED, columns=["id"]))
+    selection = art.read_table(selected_path, art.SELECTED).to_pandas()
+    selected = selection["id"].to_numpy(dtype=object)
     skipped: tuple[str, ...] = ()
     pulled = None  # the Label Studio tasks the labels came from, kept once the round is merged
     if params.oracle == "human" and params.label_studio.url:
-        given, skipped, pulled = _from_label_studio(params, k, selected, labels)
+        given, skipped, pulled = _from_label_studio(params, k, selection, labels)
     elif params.oracle == "human":
         from cartal.annotation.batch import read_answers
 
-        common.write_batch_to_label(params, k, selected, labels)
+        common.write_batch_to_label(params, k, selection, labels)
         answers = read_answers(layout.annotation_dir(k), selected, labels)
         given, skipped = answers.labels, answers.skipped
     else:
@@ -56,7 +58,7 @@ def run(params: Params, k: int) -> None:
             tmp.write_text(json.dumps(pulled, indent=1, ensure_ascii=False))
 
 
-def _from_label_studio(params: Params, k: int, selected, labels: tuple[str, ...]):
+def _from_label_studio(params: Params, k: int, selection: pd.DataFrame, labels: tuple[str, ...]):
     """Push the batch to the Label Studio project (once: tasks already there are not pushed again) and read its
     annotations: (labels, skipped ids, the batch's tasks). The batch files are written only after the server
     answered, so that a server that is down or a refused token leaves the round's files as they were. Once the
@@ -66,11 +68,12 @@ def _from_label_studio(params: Params, k: int, selected, labels: tuple[str, ...]
     from cartal.annotation.batch import answers_from_tasks
 
     settings = params.label_studio
-    batch = common.batch_to_label(k, selected, labels)
+    selected = selection["id"].to_numpy(dtype=object)
+    batch = common.batch_to_label(k, selection, labels)
     project, pushed = live.push(settings, batch, common.model_version(params, k), labels)
     log.info("%s: %d tasks of round %d's batch pushed, %d were there already", project.source, pushed, k,
              len(selected) - pushed)
-    common.write_batch_to_label(params, k, selected, labels, batch=batch)
+    common.write_batch_to_label(params, k, selection, labels, batch=batch)
     tasks = project.tasks_of(selected)
     answers = answers_from_tasks(tasks, selected, labels, project.source, pending=(
         f"{len(selected)} instances of round {k} wait for labels in {project.source}: label them there (Skip leaves "

@@ -39,7 +39,7 @@ def run(params: Params, k: int) -> None:
         "picked_by": [selection.picked_by] * len(selection.ids),
     })
     if params.oracle == "human":
-        path = common.write_batch_to_label(params, k, selection.ids, labels)
+        path = common.write_batch_to_label(params, k, table.to_pandas(), labels)
         log.info("round %d: %d instances to label in %s", k, len(selection.ids), path)
     art.write_table(table, layout.in_round(k, "selected.parquet"), art.SELECTED)
     log.info("round %d: %s picked %d of %d pool instances", k, selection.picked_by, len(selection.ids), len(pool))

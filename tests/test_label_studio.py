@@ -77,12 +77,45 @@ def test_tasks_carry_id_text_and_the_suggestion_as_a_scored_prediction():
     tasks = tasks_from_batch(BATCH, model_version="round-3")
     assert len(tasks) == 5
     for task, row in zip(tasks, BATCH.itertuples()):
-        assert task["data"] == {"id": row.id, "text": row.text}
+        assert task["data"] == {"id": row.id, "text": row.text,
+                                "why": f"The model suggests {row.suggestion} ({row.confidence:.0%} confident)"}
         (prediction,) = task["predictions"]
         assert prediction["model_version"] == "round-3"
         assert prediction["score"] == pytest.approx(row.confidence)
         assert prediction["result"] == [_choice(row.suggestion)]
     json.dumps(tasks, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
+
+
+PICKED = BATCH.assign(rank=[1, 2, 3, 11, 22], score=[2.5, 1.75, 0.125, -0.5, 0.0], picked_by="entropy")
+
+
+def test_tasks_show_the_annotator_why_the_strategy_picked_each_instance():
+    tasks = tasks_from_batch(PICKED, model_version="round-3")
+    assert [t["data"]["why"] for t in tasks] == [
+        "Picked 1st of 5 by entropy, score 2.5; the model suggests DESC (91% confident)",
+        "Picked 2nd of 5 by entropy, score 1.75; the model suggests HUM (55% confident)",
+        "Picked 3rd of 5 by entropy, score 0.125; the model suggests ENTY (42% confident)",
+        'Picked 11th of 5 by entropy, score -0.5; the model suggests Q&A "odd" <label> (66% confident)',
+        "Picked 22nd of 5 by entropy, score 0; the model suggests DESC (30% confident)",
+    ]
+    # the strategy's rank and acquisition score are task fields: Label Studio's data manager sorts by them
+    assert [(t["data"]["rank"], t["data"]["score"], t["data"]["picked_by"]) for t in tasks] == list(
+        zip(PICKED["rank"], PICKED["score"], PICKED["picked_by"]))
+    assert [t["predictions"][0]["score"] for t in tasks] == list(PICKED["confidence"])  # the model's, not the pick's
+    json.dumps(tasks, allow_nan=False)
+    header = ET.fromstring(labeling_config(LABELS)).find("Header")
+    assert header.get("value") == "$why"  # the labeling interface shows the line above the text
+
+
+def test_a_pick_without_a_rank_or_a_finite_score_is_named():
+    batch = PICKED.copy()
+    batch.loc[0, "rank"] = None
+    batch.loc[3, "score"] = math.nan
+    batch.loc[4, "score"] = math.inf
+    with pytest.raises(DataError) as error:
+        tasks_from_batch(batch, "m")
+    assert "no rank for ids t1" in str(error.value) and "no score for ids t4" in str(error.value)
+    assert "score not a finite number for ids t5" in str(error.value)
 
 
 def test_tasks_turn_ids_into_strings_and_numbers_into_floats():

@@ -181,6 +181,16 @@ def test_the_round_waits_with_its_batch_in_label_studio(waiting, token):
     tasks = list(client.tasks.list(project=_project_id(client, "round trip")))
     batch = pd.read_csv(repo / FOLDER / "batch.csv", dtype=str, keep_default_na=False)  # the files are there too
     assert sorted(t.data["id"] for t in tasks) == sorted(batch["id"]) and len(tasks) == ROUND
+    # the annotator sees why each instance is there: the strategy's rank and acquisition score, from select
+    selected = art.read_table(repo / "data/rounds/0/selected.parquet", art.SELECTED).to_pandas().set_index("id")
+    for task in tasks:
+        picked = selected.loc[task.data["id"]]
+        assert (task.data["rank"], task.data["score"], task.data["picked_by"]) == (
+            picked["rank"], pytest.approx(picked["score"]), picked["picked_by"])
+        said = f"of {ROUND} by {picked['picked_by']}, score {picked['score']:.4g}; the model suggests"
+        assert task.data["why"].startswith(f"Picked {picked['rank']}") and said in task.data["why"]
+    config = client.projects.get(id=_project_id(client, "round trip")).label_config
+    assert ET.fromstring(config).find("Header").get("value") == "$why"
     status = run(["cartal", "status"], repo).stdout
     assert (f"waiting for labels: {ROUND} instances in Label Studio project 'round trip' at {server.url}, "
             "0 labeled and 0 skipped so far") in status

@@ -21,6 +21,10 @@ from cartal.errors import DataError, listing
 FROM_NAME = "label"
 TO_NAME = "text"
 BATCH_COLUMNS = ("id", "text", "suggestion", "confidence")
+#: Why the strategy picked an instance (selected.parquet's columns): shown to the annotator when the batch has them.
+PICK_COLUMNS = ("rank", "score", "picked_by")
+#: The task field the labeling interface shows above the text: why the instance is there and what the model says.
+WHY = "why"
 
 
 def labeling_config(labels: list[str]) -> str:
@@ -49,6 +53,7 @@ def labeling_config(labels: list[str]) -> str:
                         + "; pass the distinct label names of the dataset")
     choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
     return (f'<View>\n'
+            f'  <Header value="${WHY}" size="6"/>\n'
             f'  <Text name="{TO_NAME}" value="$text"/>\n'
             f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" showInline="true">\n'
             f'{choices}\n'
@@ -59,17 +64,22 @@ def labeling_config(labels: list[str]) -> str:
 def tasks_from_batch(batch: pd.DataFrame, model_version: str) -> list[dict]:
     """One Label Studio task per row of ``batch``, with the model's suggestion as a pre-annotation.
 
-    Each task is ``{"data": {"id", "text"}, "predictions": [{"model_version", "score", "result"}]}``,
+    Each task is ``{"data": {"id", "text", "why"}, "predictions": [{"model_version", "score", "result"}]}``,
     the result a single ``choices`` region (``from_name`` "label", ``to_name`` "text") holding the
-    suggestion, and ``score`` the confidence. Every value is a plain ``str`` or ``float`` (JSON-able).
-    Raises DataError for a missing column, a missing value, a non-finite confidence or a duplicate id.
+    suggestion, and ``score`` the confidence. ``why`` is the line the labeling interface shows above the
+    text: the strategy's pick when the batch has :data:`PICK_COLUMNS` ("picked 3rd of 50 by entropy, score
+    1.52"), then the model's suggestion and its confidence; with them, ``rank``, ``score`` (the strategy's
+    acquisition score) and ``picked_by`` are task fields too, so Label Studio's data manager can sort the
+    batch by them. Every value is a plain ``str``, ``int`` or ``float`` (JSON-able). Raises DataError for a
+    missing column, a missing value, a non-finite confidence or score, or a duplicate id.
     """
     missing = [c for c in BATCH_COLUMNS if c not in batch.columns]
     if missing:
         raise DataError(f"batch to label: missing columns {listing(missing)}; "
                         f"it needs {', '.join(BATCH_COLUMNS)}")
+    picks = all(c in batch.columns for c in PICK_COLUMNS)
     problems = []
-    for column in BATCH_COLUMNS:
+    for column in BATCH_COLUMNS + (PICK_COLUMNS if picks else ()):
         empty = batch.loc[batch[column].isna(), "id"]
         if len(empty):
             problems.append(f"no {column} for ids {listing(empty)}")
@@ -77,20 +87,39 @@ def tasks_from_batch(batch: pd.DataFrame, model_version: str) -> list[dict]:
     if ids.duplicated().any():
         problems.append(f"ids listed twice: {listing(ids[ids.duplicated()].unique())}")
     confidence = pd.to_numeric(batch["confidence"], errors="coerce")
-    bad = ids[batch["confidence"].notna() & ~confidence.map(lambda v: pd.notna(v) and math.isfinite(v))]
-    if len(bad):
-        problems.append(f"confidence not a finite number for ids {listing(bad)}")
+    for column in ("confidence", "score") if picks else ("confidence",):
+        numbers = pd.to_numeric(batch[column], errors="coerce")
+        bad = ids[batch[column].notna() & ~numbers.map(lambda v: pd.notna(v) and math.isfinite(v))]
+        if len(bad):
+            problems.append(f"{column} not a finite number for ids {listing(bad)}")
     if problems:
         raise DataError("batch to label: " + "; ".join(problems))
-    return [{
-        "data": {"id": id_, "text": str(text)},
-        "predictions": [{
-            "model_version": str(model_version),
-            "score": float(score),
-            "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                        "value": {"choices": [str(suggestion)]}}],
-        }],
-    } for id_, text, suggestion, score in zip(ids, batch["text"], batch["suggestion"], confidence)]
+    tasks = []
+    for row, (id_, text, suggestion, score) in enumerate(zip(ids, batch["text"], batch["suggestion"], confidence)):
+        data = {"id": id_, "text": str(text)}
+        said = f"the model suggests {suggestion} ({score:.0%} confident)"
+        if picks:
+            rank, acquisition, by = (int(batch["rank"].iloc[row]), float(batch["score"].iloc[row]),
+                                     str(batch["picked_by"].iloc[row]))
+            data.update(rank=rank, score=acquisition, picked_by=by)
+            said = f"picked {_ordinal(rank)} of {len(batch)} by {by}, score {acquisition:.4g}; {said}"
+        data[WHY] = said[0].upper() + said[1:]
+        tasks.append({
+            "data": data,
+            "predictions": [{
+                "model_version": str(model_version),
+                "score": float(score),
+                "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
+                            "value": {"choices": [str(suggestion)]}}],
+            }],
+        })
+    return tasks
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def labels_from_export(export: list[dict], source: str, labels: list[str] | None = None) -> pd.DataFrame:

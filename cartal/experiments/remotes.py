@@ -73,6 +73,11 @@ def _is_url(text: str) -> bool:
     return bool(_SCHEME.match(text) or _SCP_LIKE.match(text))
 
 
+def head(root: Path) -> str:
+    """The commit the grid's experiments are based on (HEAD), which the tasks clone."""
+    return _git(root, "rev-parse", "HEAD").stdout.strip()
+
+
 def check_commit_pushed(root: Path, git_url: str, commit: str) -> None:
     """Tasks clone ``commit`` from the git remote: refuse before anything runs when the remote does not hold it."""
     listing = _git(root, "ls-remote", "--heads", "--tags", git_url, check=False)  # not refs/exps: many, no use

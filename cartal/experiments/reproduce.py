@@ -99,7 +99,7 @@ def _run_on_ray(root: Path, grid: Grid, missing: list, total: int, params, addre
     from cartal.experiments import ray_executor, remotes
 
     where = remotes.resolve(root, git_remote, dvc_remote)
-    commit = dvc_queue._run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+    commit = remotes.head(root)
     remotes.check_commit_pushed(root, where.git_url, commit)
     on_remote = remotes.experiments_on(root, where.git_url, commit)
     to_run = [e for e in missing if e.name not in on_remote]
