@@ -110,6 +110,34 @@ def hover_tooltip(page: Path, plot: str, point_id: str, screenshot: Path | None 
             browser.close()
 
 
+def label_studio_line(url: str, user: str, password: str, path: str, starts: str,
+                      screenshot: Path | None = None) -> str:
+    """The line of Label Studio's page ``path`` (a task's labeling view) that starts with ``starts``, as chromium
+    shows it to ``user`` logged in through the login form; every request to another host than the server's is
+    refused. ``screenshot``: the page, as a PNG."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        try:
+            tab = browser.new_page(viewport={"width": 1300, "height": 800})
+            tab.route(re.compile(rf"^(?!{re.escape(url)}[/?]).*"), lambda route: route.abort())
+            tab.goto(f"{url}/user/login/")
+            tab.fill("input[name=email]", user)
+            tab.fill("input[name=password]", password)
+            tab.click("button[type=submit], input[type=submit]")
+            tab.wait_for_url(re.compile(r"^(?!.*/user/login).*$"), timeout=60000)
+            tab.goto(url + path)
+            line = tab.get_by_text(starts).first
+            line.wait_for(timeout=60000)  # the labeling view is drawn by scripts after the page loads
+            if screenshot is not None:
+                tab.screenshot(path=str(screenshot))
+            return line.inner_text()
+        finally:
+            browser.close()
+
+
 def _fields(text: str) -> dict[str, str]:
     """vega-tooltip's table as its text reads ("title:\\t\\nvalue" a row) -> {title: value}."""
     return {title.strip(): value.strip() for title, value in re.findall(r"([^\n]+):\t\n([^\n]*)", text)}

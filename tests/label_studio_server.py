@@ -23,6 +23,7 @@ import pytest
 
 TOKEN = "cartal-test-token-0123456789"
 USER = "cartal@example.com"
+PASSWORD = "cartal-test-password"
 # Settings Label Studio reads from the environment under these plain names too (HOST, PORT, ...):
 # a stray one in the caller's environment would change the server under test.
 UNSET = ("HOST", "PORT", "USERNAME", "PASSWORD", "USER_TOKEN", "DJANGO_DB", "DATABASE_NAME", "BASE_DATA_DIR",
@@ -91,7 +92,7 @@ def running_label_studio(tmp_path: Path):
     # Legacy API tokens are off by default since 1.18: --enable-legacy-api-token turns them on for the
     # organization created at this first start, and --user-token sets the token of the user it creates.
     command = [executable, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-               "--username", USER, "--password", "cartal-test-password", "--user-token", TOKEN,
+               "--username", USER, "--password", PASSWORD, "--user-token", TOKEN,
                "--enable-legacy-api-token"]
     log = tmp_path / "label-studio.log"
     with open(log, "wb") as out:

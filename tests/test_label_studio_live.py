@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from browser import label_studio_line, needs_chromium
 from cartal.annotation import live
 from cartal.annotation.batch import answers_from_tasks
 from cartal.errors import LABELS_PENDING_EXIT, LabelsPendingError
 from cartal.io import artifacts as art
 from cartal.params import LabelStudioParams
-from label_studio_server import TOKEN
+from label_studio_server import PASSWORD, TOKEN, USER
 from projects import new_human_project, pool_gold_labels, run, snapshot, stages_run
 
 pytestmark = pytest.mark.label_studio
@@ -194,6 +195,20 @@ def test_the_round_waits_with_its_batch_in_label_studio(waiting, token):
     status = run(["cartal", "status"], repo).stdout
     assert (f"waiting for labels: {ROUND} instances in Label Studio project 'round trip' at {server.url}, "
             "0 labeled and 0 skipped so far") in status
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_the_annotator_sees_why_the_strategy_picked_the_instance(waiting, token, tmp_path):
+    repo, _, server = waiting
+    client = _annotator(server)
+    project_id = _project_id(client, "round trip")
+    task = next(t for t in client.tasks.list(project=project_id) if t.data["rank"] == 1)
+    shown = label_studio_line(server.url, USER, PASSWORD, f"/projects/{project_id}/data?task={task.id}", "Picked 1st",
+                              screenshot=tmp_path / "task.png")
+    assert shown == task.data["why"]  # the line above the text, as the annotator sees it
+    assert f" by {task.data['picked_by']}, score " in shown and "; the model suggests " in shown
+    assert (tmp_path / "task.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -179,7 +179,12 @@ def _tasks(client, project_id: int) -> list[dict]:
 
 
 def _detail(body) -> str:
-    """The server's reason, short."""
+    """The server's reason, short, with the fields it refused (a project title of under 3 characters, say)."""
     if isinstance(body, dict):
+        refused = body.get("validation_errors")
         body = body.get("detail") or body
+        if isinstance(refused, dict) and refused:
+            fields = (f"{field}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
+                      for field, why in refused.items())
+            body = f"{body} ({'; '.join(fields)})"
     return str(body)[:300]
