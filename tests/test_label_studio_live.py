@@ -117,6 +117,12 @@ def test_a_project_of_other_labels_is_refused(label_studio_for_module, token):
         live.push(settings, BATCH.assign(suggestion="A"), "m", ("A", "B"))
 
 
+def test_a_field_the_server_refuses_is_named(label_studio_for_module, token):
+    with pytest.raises(live.LabelStudioError, match=r"answered 400: Validation error \(title: Ensure this field has "
+                                                    r"at least 3 characters.\)"):
+        live.push(_settings(label_studio_for_module, "ab"), BATCH, "m", LABELS)
+
+
 def test_a_server_that_is_down_is_named(token):
     settings = LabelStudioParams(url=f"http://127.0.0.1:{_closed_port()}", project="p", token_env=ENV)
     with pytest.raises(live.LabelStudioError, match=rf"Label Studio at {settings.url} cannot be reached .*start the "
