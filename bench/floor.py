@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ def run_floor(project: Path, strategy: str, rounds: int, batch_size: int | None 
     labeled = art.read_table(project / "data/rounds/0/labeled.parquet", art.LABELED).to_pandas()
     pool = art.ids(art.read_table(project / "data/rounds/0/pool.parquet", art.POOL))
     chooser = strategies.create(strategy, params)
-    model_file = Path(project) / ".floor-model.safetensors"
+    model_file = Path(project) / f".floor-model-{strategy}-{os.getpid()}.safetensors"  # floors run side by side
     rows = []
     for k in range(rounds + 1):
         clock = _Clock()
