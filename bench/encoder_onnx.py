@@ -47,8 +47,9 @@ def main() -> None:
         def forward(self, input_ids, mask):
             return self.inner(input_ids=input_ids, attention_mask=mask).last_hidden_state
 
-    torch.onnx.export(LastHidden(model), (example, torch.ones_like(example)), str(onnx_file), input_names=["input_ids", "mask"],
-                      output_names=["hidden"], dynamic_axes={"input_ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}},
+    torch.onnx.export(LastHidden(model), (example, torch.ones_like(example)), str(onnx_file),
+                      input_names=["input_ids", "mask"], output_names=["hidden"],
+                      dynamic_axes={"input_ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}},
                       opset_version=17, dynamo=False)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
