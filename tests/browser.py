@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -85,29 +86,20 @@ def hover_tooltip(page: Path, plot: str, point_id: str, screenshot: Path | None 
     plot whose div is ``plot`` (field title -> value), the page opened offline (every request that is not a
     file is refused); ``screenshot``: the page with that tooltip, as a PNG. Where points overlap, the tooltip
     is the topmost one's, as a user would see it."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
-        try:
-            tab = browser.new_page(viewport={"width": 1000, "height": 700})
-            tab.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())
-            tab.add_init_script(_KEEP_VIEWS)
-            tab.goto(page.as_uri())
-            tab.wait_for_function(f"window.vegaViews && window.vegaViews['#{plot}']", timeout=30000)
-            tab.locator(f"#{plot}").scroll_into_view_if_needed()
-            at = tab.evaluate(_WHERE_IS, [plot, point_id])
-            if at is None:
-                raise AssertionError(f"no point with id {point_id!r} is drawn in the plot {plot}")
-            tab.mouse.move(at[0], at[1])
-            tooltip = tab.locator("#vg-tooltip-element.visible")
-            tooltip.wait_for(timeout=10000)
-            if screenshot is not None:
-                tab.screenshot(path=str(screenshot))
-            return _fields(tooltip.inner_text())
-        finally:
-            browser.close()
+    with _tab(1000, 700, allowed=r"file:") as tab:
+        tab.add_init_script(_KEEP_VIEWS)
+        tab.goto(page.as_uri())
+        tab.wait_for_function(f"window.vegaViews && window.vegaViews['#{plot}']", timeout=30000)
+        tab.locator(f"#{plot}").scroll_into_view_if_needed()
+        at = tab.evaluate(_WHERE_IS, [plot, point_id])
+        if at is None:
+            raise AssertionError(f"no point with id {point_id!r} is drawn in the plot {plot}")
+        tab.mouse.move(at[0], at[1])
+        tooltip = tab.locator("#vg-tooltip-element.visible")
+        tooltip.wait_for(timeout=10000)
+        if screenshot is not None:
+            tab.screenshot(path=str(screenshot))
+        return _fields(tooltip.inner_text())
 
 
 def label_studio_line(url: str, user: str, password: str, path: str, starts: str,
@@ -115,25 +107,33 @@ def label_studio_line(url: str, user: str, password: str, path: str, starts: str
     """The line of Label Studio's page ``path`` (a task's labeling view) that starts with ``starts``, as chromium
     shows it to ``user`` logged in through the login form; every request to another host than the server's is
     refused. ``screenshot``: the page, as a PNG."""
+    with _tab(1300, 800, allowed=rf"{re.escape(url)}[/?]") as tab:
+        tab.goto(f"{url}/user/login/")
+        tab.fill("input[name=email]", user)
+        tab.fill("input[name=password]", password)
+        tab.click("button[type=submit], input[type=submit]")
+        tab.wait_for_url(re.compile(r"^(?!.*/user/login).*$"), timeout=60000)
+        tab.goto(url + path)
+        line = tab.get_by_text(starts).first
+        line.wait_for(timeout=60000)  # the labeling view is drawn by scripts after the page loads
+        if screenshot is not None:
+            tab.screenshot(path=str(screenshot))
+        return line.inner_text()
+
+
+@contextmanager
+def _tab(width: int, height: int, allowed: str):
+    """A tab of headless chromium (playwright) in which every request whose URL does not start with the
+    pattern ``allowed`` is refused."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
         try:
-            tab = browser.new_page(viewport={"width": 1300, "height": 800})
-            tab.route(re.compile(rf"^(?!{re.escape(url)}[/?]).*"), lambda route: route.abort())
-            tab.goto(f"{url}/user/login/")
-            tab.fill("input[name=email]", user)
-            tab.fill("input[name=password]", password)
-            tab.click("button[type=submit], input[type=submit]")
-            tab.wait_for_url(re.compile(r"^(?!.*/user/login).*$"), timeout=60000)
-            tab.goto(url + path)
-            line = tab.get_by_text(starts).first
-            line.wait_for(timeout=60000)  # the labeling view is drawn by scripts after the page loads
-            if screenshot is not None:
-                tab.screenshot(path=str(screenshot))
-            return line.inner_text()
+            tab = browser.new_page(viewport={"width": width, "height": height})
+            tab.route(re.compile(rf"^(?!{allowed}).*"), lambda route: route.abort())
+            yield tab
         finally:
             browser.close()
 
