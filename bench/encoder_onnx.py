@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     from cartal.data.datasets import load_trec_csv
-    from cartal.encoders.transformer import MIN_ROWS, MINILM, encode, load_pretrained, same_length_batches
+    from cartal.encoders.transformer import MINILM, batch_rows, encode, load_pretrained, same_length_batches
 
     texts = load_trec_csv(args.trec).train["text"].tolist()
     tokenizer, model = load_pretrained(MINILM)
@@ -59,9 +59,7 @@ def main() -> None:
         pieces = tokenizer(texts, truncation=True, max_length=256)["input_ids"]
         out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
         for index in same_length_batches([len(ids) for ids in pieces], args.batch_size):
-            rows = [pieces[i] for i in index]
-            rows += [rows[0]] * max(0, -(-MIN_ROWS // len(rows[0])) - len(rows))
-            ids = np.asarray(rows, dtype=np.int64)
+            ids = np.asarray(batch_rows(pieces, index), dtype=np.int64)
             hidden = session.run(["hidden"], {"input_ids": ids, "mask": np.ones_like(ids)})[0]
             out[index] = hidden[:len(index)].mean(1)
         return out

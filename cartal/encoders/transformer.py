@@ -81,12 +81,17 @@ def encode(texts: list[str], name: str, max_length: int = 256, batch_size: int =
     batches = same_length_batches([len(ids) for ids in pieces], batch_size)
     with torch.inference_mode():
         for index in meter(batches, desc=desc, unit="batch", enabled=progress):
-            rows = [pieces[i] for i in index]
-            rows += [rows[0]] * max(0, -(-MIN_ROWS // len(rows[0])) - len(rows))
-            input_ids = torch.tensor(rows, device=device)
+            input_ids = torch.tensor(batch_rows(pieces, index), device=device)
             hidden = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
             out[index] = hidden[:len(index)].mean(1).float().cpu().numpy()
     return out
+
+
+def batch_rows(pieces: list[list[int]], index: np.ndarray) -> list[list[int]]:
+    """The word pieces of the texts ``index`` (one batch of :func:`same_length_batches`), filled up with copies of
+    the first text to at least MIN_ROWS word pieces in all; the rows past ``len(index)`` are to be dropped."""
+    rows = [pieces[i] for i in index]
+    return rows + [rows[0]] * max(0, -(-MIN_ROWS // len(rows[0])) - len(rows))
 
 
 def same_length_batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
