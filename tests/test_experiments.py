@@ -35,8 +35,8 @@ CONFIDENCE = {("random", 1): [0.1, 0.3], ("random", 2): [0.5, 0.5], ("cartograph
 HARD = {("random", 1): {0: 2, 1: 4, 2: 6}, ("random", 2): {0: 4, 1: 4, 2: 4},    # mean 3, 4, 5 of 10, 15, 20
         ("cartography", 1): {0: 1, 1: 0, 2: 0}, ("cartography", 2): {0: 1, 1: 2, 2: 3},
         ("entropy", 1): {}, ("entropy", 2): {}}                                       # not counted: no rows
-# what the stopping criteria said after rounds 0, 1, 2 ("kappa": stabilising predictions, "change":
-# classification change); entropy ran before the criteria existed: nothing recorded
+# what the stopping criteria said after rounds 0, 1, 2 (the curve's stop_<criterion> columns; "kappa": stabilising
+# predictions, "change": classification change); entropy ran before the criteria existed: nothing recorded
 STOPS = {("random", 1): {"kappa": [0, 1, 1], "change": [0, 0, 0]},
          ("random", 2): {"kappa": [0, 0, 1], "change": [0, 0, 0]},
          ("cartography", 1): {"kappa": [0, 0, 0], "change": [0, 1, 0]},
@@ -49,7 +49,8 @@ SELECTED = {("random", 1): {0: ["a", "b"], 1: ["c", "d"]}, ("random", 2): {0: ["
 def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
     acc = ACCURACY[strategy, seed]
     curve = pd.DataFrame({"round": [0, 1, 2], "labeled": [10, 15, 20], "accuracy": acc,
-                          "macro_f1": [a - 0.1 for a in acc]})
+                          "macro_f1": [a - 0.1 for a in acc],
+                          **{f"stop_{name}": said for name, said in STOPS[strategy, seed].items()}})
     conf = CONFIDENCE[strategy, seed]
     batches = pd.DataFrame({"round": [0, 1], "size": [5, 5], "confidence": conf,
                             "variability": [0.1, 0.3], "correctness": [1 - c for c in conf]})
@@ -57,9 +58,7 @@ def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
                              "correctness": [1.0, 0.5, 0.0], "region": ["easy-to-learn", "ambiguous", "hard-to-learn"]})
     return results.Run(name=name or f"{strategy}-{seed}", strategy=strategy, seed=seed, curve=curve,
                        batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map},
-                       hard_to_learn=HARD[strategy, seed],
-                       stops={k: {name: bool(said[k]) for name, said in STOPS[strategy, seed].items()}
-                              for k in range(3) if STOPS[strategy, seed]})
+                       hard_to_learn=HARD[strategy, seed])
 
 
 @pytest.fixture

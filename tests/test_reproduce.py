@@ -64,6 +64,10 @@ def test_every_experiment_runs_and_the_aggregate_is_whole(reproduced):
     hard = pd.read_csv(out / "hard_to_learn.csv")
     assert len(hard) == 2 * (ROUNDS + 1)
     assert (hard["hard_min"] >= 0).all() and (hard["hard_max"] <= hard["labeled"]).all()
+    stops = pd.read_csv(out / "stopping.csv")  # read from each experiment's curve: every criterion, both seeds
+    assert set(stops["strategy"]) == {"random", "cartography"} and (stops["seeds"] == 2).all()
+    assert set(stops["criterion"]) == {"stabilising_predictions", "overall_uncertainty", "classification_change",
+                                       "max_confidence", "min_expected_error"}
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)
     assert any("metrics/reproduce/curves/trec.csv" in key for key in plots["data"])
 

@@ -185,8 +185,8 @@ def failure_log(repo: Path, name: str, lines: int = 25) -> str:
 
 def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: float = 0.2) -> Run:
     """An experiment's curve, batch statistics, selections, first and last data maps, the size of CAL's
-    hard-to-learn class (binned correctness <= ``tau``) in every round's map and what the stopping criteria
-    said after each round, from its commit."""
+    hard-to-learn class (binned correctness <= ``tau``) in every round's map, from its commit (the curve holds
+    what the stopping criteria said after each round, in its stop_<criterion> columns)."""
     from cartal.strategies.cartography import Cartography
     from dvc.api import DVCFileSystem
 
@@ -217,11 +217,7 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
     maps = {"first": every_map[0], "last": every_map[rounds]}
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
-    stops = {}
-    for k in range(rounds + 1):
-        criteria = json.loads(text(layout.round_metrics(k))).get("stopping", {})
-        stops[k] = {name: bool(criterion.get("stop")) for name, criterion in criteria.items()}
-    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard, stops)
+    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard)
 
 
 def experiment_params(repo: Path, experiment: Experiment) -> Params:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cartal.experiments.significance import compare
 from cartal.metrics import area_under_curve
+from cartal.report import STOP_PREFIX
 
 REFERENCE = "random"
 CAL = "cartography"
@@ -33,8 +34,6 @@ class Run:
     maps: dict[str, pd.DataFrame] = field(default_factory=dict)  # "first"/"last" -> data map of L
     hard_to_learn: dict[int, int] = field(default_factory=dict)  # round -> instances of L that CAL's probe
     # learns as hard-to-learn (binned correctness <= cal.tau) in that round's data map
-    stops: dict[int, dict[str, bool]] = field(default_factory=dict)  # round -> stopping criterion -> whether it
-    # said stop after that round (metrics/rounds/k.json; empty for experiments run before the criteria existed)
 
 
 def long_curves(runs: list[Run]) -> pd.DataFrame:
@@ -171,13 +170,14 @@ def stopping_table(runs: list[Run]) -> pd.DataFrame:
     run's last round (mean, and the worst seed); empty when no run recorded the criteria."""
     rows = []
     for run in runs:
-        curve = run.curve.set_index("round")
+        curve = run.curve.set_index("round").sort_index()
         last = curve.index.max()
-        criteria = sorted({name for stops in run.stops.values() for name in stops})
-        for criterion in criteria:
-            first = next((k for k in sorted(run.stops) if run.stops[k].get(criterion) and k in curve.index), None)
+        # the curve's stop_<criterion> columns (cartal.report.learning_curve); none in runs from before the criteria
+        for column in sorted(c for c in curve.columns if c.startswith(STOP_PREFIX)):
+            said = curve.index[curve[column] == 1]
+            first = said[0] if len(said) else None
             at = curve.loc[first if first is not None else last]
-            rows.append({"strategy": run.strategy, "seed": run.seed, "criterion": criterion,
+            rows.append({"strategy": run.strategy, "seed": run.seed, "criterion": column[len(STOP_PREFIX):],
                          "stopped": first is not None, "round": first if first is not None else np.nan,
                          "labeled": float(at["labeled"]) if first is not None else np.nan,
                          "saved": float(curve.loc[last, "labeled"] - at["labeled"]),
