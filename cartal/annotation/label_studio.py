@@ -9,6 +9,7 @@ what it gives back (the export).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from xml.sax.saxutils import quoteattr
@@ -86,21 +87,22 @@ def tasks_from_batch(batch: pd.DataFrame, model_version: str) -> list[dict]:
     ids = batch["id"].astype(str)
     if ids.duplicated().any():
         problems.append(f"ids listed twice: {listing(ids[ids.duplicated()].unique())}")
-    confidence = pd.to_numeric(batch["confidence"], errors="coerce")
-    for column in ("confidence", "score") if picks else ("confidence",):
-        numbers = pd.to_numeric(batch[column], errors="coerce")
-        bad = ids[batch[column].notna() & ~numbers.map(lambda v: pd.notna(v) and math.isfinite(v))]
+    numbers = {column: pd.to_numeric(batch[column], errors="coerce")
+               for column in (("confidence", "score") if picks else ("confidence",))}
+    for column, values in numbers.items():
+        bad = ids[batch[column].notna() & ~values.map(lambda v: pd.notna(v) and math.isfinite(v))]
         if len(bad):
             problems.append(f"{column} not a finite number for ids {listing(bad)}")
     if problems:
         raise DataError("batch to label: " + "; ".join(problems))
     tasks = []
-    for row, (id_, text, suggestion, score) in enumerate(zip(ids, batch["text"], batch["suggestion"], confidence)):
+    pick_of = zip(batch["rank"], numbers["score"], batch["picked_by"]) if picks else itertools.repeat(None)
+    for id_, text, suggestion, score, pick in zip(ids, batch["text"], batch["suggestion"], numbers["confidence"],
+                                                  pick_of):
         data = {"id": id_, "text": str(text)}
         said = f"the model suggests {suggestion} ({score:.0%} confident)"
-        if picks:
-            rank, acquisition, by = (int(batch["rank"].iloc[row]), float(batch["score"].iloc[row]),
-                                     str(batch["picked_by"].iloc[row]))
+        if pick is not None:
+            rank, acquisition, by = int(pick[0]), float(pick[1]), str(pick[2])
             data.update(rank=rank, score=acquisition, picked_by=by)
             said = f"picked {_ordinal(rank)} of {len(batch)} by {by}, score {acquisition:.4g}; {said}"
         data[WHY] = said[0].upper() + said[1:]
