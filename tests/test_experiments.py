@@ -437,11 +437,14 @@ def test_a_queue_worker_that_died_is_started_again_while_experiments_wait(monkey
         return subprocess.CompletedProcess(args, 0, stdout, "")
 
     monkeypatch.setattr(dvc_queue, "_run", fake_run)
-    monkeypatch.setattr(dvc_queue, "finished", lambda repo: {names[0]: "abc"} if len(commands) > 6 else {})
+    monkeypatch.setattr(dvc_queue, "finished",
+                        lambda repo: {names[0]: "abc"} if commands.count("queue status") > 4 else {})
     outcome = dvc_queue.run_queue(tmp_path, names, jobs=2, poll_seconds=0, restart_after_s=0)
     assert outcome == {names[0]: "Success", names[1]: "Success"}
     starts = [i for i, command in enumerate(commands) if command == "queue start -j 2"]
-    assert len(starts) == 2 and commands[starts[1] - 2:starts[1]] == ["queue status", "queue status"]
+    # each start after DVC's clean of the broker, so that no stale shutdown stops the new worker
+    assert len(starts) == 2 and all(commands[i - 1] == "exp clean" for i in starts)
+    assert commands[starts[1] - 3:starts[1] - 1] == ["queue status", "queue status"]
     assert commands[-1] == "queue stop"
 
 

@@ -3,14 +3,17 @@ checked, then run again (nothing reruns) and resumed after losing an experiment 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from cartal.encoders import cache
-from cartal.experiments.dvc_queue import finished
+from cartal.experiments.dvc_queue import finished, start_workers
 from projects import new_project, run
 
 pytestmark = pytest.mark.slow
@@ -103,3 +106,36 @@ def test_an_ablation_reuses_the_baseline_and_runs_a_cal_only_variant_for_cal_alo
     for produced in ("ablation.md", "ablation.png", "../abl-baseline/results.md",
                      "../abl-probe-first-epoch/results.md"):
         assert (repo / "metrics/reproduce/abl" / produced).is_file()
+
+
+def test_a_worker_started_after_a_grid_is_not_stopped_by_the_shutdown_the_grid_left(reproduced):
+    """Every run of the queue ends with `dvc queue stop`, which leaves a shutdown in the mailbox of each worker
+    that had exited already (treeverse/dvc#10427); the next run's worker of that name must not obey it."""
+    repo, _ = reproduced
+    celery = repo / ".dvc/tmp/exps/celery"
+    run(["dvc", "queue", "stop"], repo)  # the end of a run whose workers had all exited before it
+    left = left_shutdowns(celery / "broker/in")
+    assert left, "nothing left: DVC changed; see start_workers"
+    time.sleep(max(0.0, max(left.values()) - time.time()))  # a later run starts after they expired (1 s)
+    log = celery / "dvc-exp-worker-1.out"
+    ready_before = log.read_text().count(" ready.")
+    start_workers(repo, jobs=1)
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count(" ready.") == ready_before:
+            assert time.monotonic() < deadline, "the queue worker did not start"
+            time.sleep(0.5)
+        time.sleep(5)  # a stale shutdown is read within a second of the worker's start
+        pid = int((celery / "dvc-exp-worker-1.pid").read_text())
+        os.kill(pid, 0)  # raises ProcessLookupError if the worker has exited
+        assert "Got shutdown from remote" not in log.read_text().split(" ready.")[-1]
+    finally:
+        run(["dvc", "queue", "stop"], repo, check=False)
+
+
+def left_shutdowns(inbox: Path) -> dict[str, float]:
+    """The shutdown requests waiting in the queue workers' mailboxes (kombu's filesystem broker): file -> the time
+    it expires."""
+    messages = {path.name: json.loads(path.read_text()) for path in sorted(inbox.glob("*.celery.pidbox.msg"))}
+    return {name: message["headers"]["expires"] for name, message in messages.items()
+            if json.loads(base64.b64decode(message["body"])).get("method") == "shutdown"}

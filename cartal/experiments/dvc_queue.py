@@ -124,9 +124,8 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
     experiment has settled, the workers are asked to stop. Each poll (`dvc queue status`) costs about 1.6 s
     of CPU on a 2-core machine, taken from the experiments: hence a poll every ``poll_seconds`` only.
     """
-    start = ["dvc", "queue", "start", "-j", str(jobs)]
     env = {**worker_threads(jobs), **executor_path(repo)}
-    _run(start, repo, env=env, to_file=True)
+    start_workers(repo, jobs, env)
     short_since = None
     try:
         while True:
@@ -146,11 +145,27 @@ def run_queue(repo: Path, names: list[str], jobs: int, on_progress: Callable[[in
             elif time.monotonic() - short_since >= restart_after_s:
                 log.warning("%d of %d queue workers left with %d experiments waiting; starting the missing ones",
                             workers, jobs, waiting)
-                _run(start, repo, env=env, to_file=True)  # starts only the missing ones
+                start_workers(repo, jobs, env)  # starts only the missing ones
                 short_since = None
             time.sleep(poll_seconds)
     finally:
         _run(["dvc", "queue", "stop"], repo, check=False)
+
+
+def start_workers(repo: Path, jobs: int, env: dict[str, str] | None = None) -> None:
+    """`dvc queue start -j jobs` (it starts only the workers that are not running), after `dvc exp clean`.
+
+    A queue worker reads the control messages left in the mailbox of the worker of the same name before it.
+    The `dvc queue stop` that ends every run reaches workers that have exited already, and leaves each a
+    shutdown there: the next run's worker obeys it after its first experiment (treeverse/dvc#10427), and
+    the run goes on with fewer workers until ``run_queue`` starts them again. DVC's clean removes the
+    expired control messages and keeps the queued experiments.
+    """
+    cleaned = _run(["dvc", "exp", "clean"], repo, check=False)
+    if cleaned.returncode != 0:
+        log.warning("`dvc exp clean` failed (%s); a stale shutdown may stop a queue worker early",
+                    (cleaned.stdout + cleaned.stderr).strip()[-300:])
+    _run(["dvc", "queue", "start", "-j", str(jobs)], repo, env=env, to_file=True)
 
 
 def executor_path(repo: Path) -> dict[str, str]:
