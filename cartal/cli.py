@@ -160,7 +160,7 @@ def reproduce(
     preset: str = typer.Option(None, help="Settings by name, before any -S: 'reference' = the reference code's "
                                           "behaviour (warm start with the optimiser, no shuffling, dropout at "
                                           "evaluation, the probe on the first epoch, one shared seed set)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs); then the processes of the significance tests, at most this machine's cores."),
     check: bool = typer.Option(False, help="Then check the aggregate is whole; exit 1 if not (CI)."),
     findings: Path = typer.Option(None, help="With --check: a YAML file of claims the aggregate must show "
                                              "(e.g. docs/findings/trec.yaml); exit 1 when one stops holding."),
@@ -260,7 +260,7 @@ def ablate(
                                                                 "-S encoder.kind=static."),
     variant: list[str] = typer.Option(None, "--variant", "-v", help="Repeat for several; default: all "
                                                                      "(`cartal ablate --help` lists them)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Experiments run in parallel (DVC queue workers; with --ray auto, the local Ray's CPUs); then the processes of the significance tests, at most this machine's cores."),
     significance_samples: int = typer.Option(1000, min=50, help="Bootstrap iterations of each significance test."),
     name: str = typer.Option(None, help="The ablation's folder, metrics/reproduce/NAME/ (default DATASET-ablation); "
                                         "each variant's grid goes to metrics/reproduce/NAME-VARIANT/."),

@@ -230,14 +230,14 @@ def test_overlap_is_jaccard_averaged_over_seeds(runs):
 def test_significance_table_compares_each_pair_once(long, monkeypatch):
     calls = []
 
-    def fake_compare(a, b, seed=0, samples=1000):
+    def fake_compare(a, b, seed=0, samples=1000, jobs=1):
         calls.append((list(a), list(b)))
-        assert samples == 321  # the caller's choice reaches the test
+        assert samples == 321 and jobs == 2  # the caller's choices reach the test
         return {"test": "fake", "statistic": 0.1, "reverse": 0.9, "verdict": "better", "mean_difference": 0.0}
 
     monkeypatch.setattr(results, "compare", fake_compare)
     progress = []
-    table = results.significance_table(long, samples=321,
+    table = results.significance_table(long, samples=321, jobs=2,
                                        on_progress=lambda done, total: progress.append((done, total)))
     assert progress == [(done, 6) for done in range(7)]  # before each test, and once when all are done
     assert list(table.columns) == ["strategy", "against", "metric", "seeds", "test", "statistic", "reverse",
@@ -270,6 +270,13 @@ def test_aso_no_clear_order_on_equal_noisy_scores():
     result = compare([0.80, 0.82, 0.79, 0.81, 0.80], [0.81, 0.80, 0.80, 0.79, 0.82], samples=200)
     assert result["verdict"] == "no clear order"
     assert min(result["statistic"], result["reverse"]) >= 0.2
+
+
+def test_aso_gives_the_same_statistics_whatever_the_processes_that_share_its_bootstrap():
+    pytest.importorskip("deepsig")
+    a, b = [0.80, 0.83, 0.79, 0.81, 0.84], [0.81, 0.80, 0.78, 0.79, 0.82]
+    alone, shared = compare(a, b, samples=300, jobs=1), compare(a, b, samples=300, jobs=2)
+    assert shared == alone and 0 < alone["statistic"] < 1
 
 
 @pytest.fixture

@@ -23,16 +23,17 @@ def output_dir(root: Path, name: str) -> Path:
 
 def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_s: float | None = None,
                        significance_samples: int = 1000, name: str | None = None, encoder: dict | None = None,
-                       on_progress: Callable[[int, int], None] | None = None) -> Path:
+                       on_progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> Path:
     """Everything the paper reports, under metrics/reproduce/<name or dataset>/; returns that folder.
-    ``on_progress`` follows the significance tests, the one slow part."""
+    ``on_progress`` follows the significance tests, the one slow part, which ``jobs`` processes share."""
     name = name or grid.dataset
     out = output_dir(root, name)
     long = results.long_curves(runs)
     means = results.mean_curves(long)
     at = results.budgets(grid.labeled_sizes)
     table = results.strategy_table(long, at)
-    significance = results.significance_table(long, samples=significance_samples, on_progress=on_progress)
+    significance = results.significance_table(long, samples=significance_samples, on_progress=on_progress,
+                                              jobs=jobs)
     batches = results.batch_summary(runs)
     hard = results.hard_to_learn_table(runs)
     stopping = results.stopping_table(runs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def reproduce(root: Path, grid: Grid, jobs: int = 2, progress: bool = True, sign
             reading(len(runs), len(experiments))
     elapsed = time.monotonic() - started if pending else _earlier_elapsed(root, name)
     return write_reproduction(runs, grid, root, elapsed_s=elapsed, significance_samples=significance_samples,
-                              name=name, encoder=encoder_summary(params.encoder), on_progress=_progress_bar(None, progress, "significance tests", "test"))
+                              name=name, encoder=encoder_summary(params.encoder),
+                              jobs=min(jobs, len(os.sched_getaffinity(0))),
+                              on_progress=_progress_bar(None, progress, "significance tests", "test"))
 
 
 def _embed_once(params, progress: bool) -> None:

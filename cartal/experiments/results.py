@@ -101,10 +101,11 @@ def strategy_table(long: pd.DataFrame, at: list[int], reference: str = REFERENCE
 
 
 def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE, CAL), seed: int = 0,
-                       samples: int = 1000, on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy.
-    ``on_progress(done, total)`` is called before each test and once when all are done (ASO with 5 seeds
-    takes seconds a test)."""
+                       samples: int = 1000, on_progress: Callable[[int, int], None] | None = None,
+                       jobs: int = 1) -> pd.DataFrame:
+    """Every strategy against each of ``against``, over seeds, on AULC and on final accuracy, each test's
+    bootstrap shared among ``jobs`` processes. ``on_progress(done, total)`` is called before each test and
+    once when all are done (ASO with 5 seeds takes seconds a test)."""
     per_seed = per_seed_summary(long)
     strategies = sorted(per_seed["strategy"].unique())
     pairs, compared = [], set()
@@ -120,7 +121,8 @@ def significance_table(long: pd.DataFrame, against: tuple[str, ...] = (REFERENCE
         paired = per_seed.pivot(index="seed", columns="strategy", values=metric)[[strategy, baseline]].dropna()
         if len(paired) < 2:
             continue
-        result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed, samples=samples)
+        result = compare(paired[strategy].to_numpy(), paired[baseline].to_numpy(), seed=seed, samples=samples,
+                         jobs=jobs)
         rows.append({"strategy": strategy, "against": baseline, "metric": metric, "seeds": len(paired), **result})
     if on_progress:
         on_progress(len(pairs), len(pairs))

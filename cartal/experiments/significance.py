@@ -19,8 +19,12 @@ ASO_THRESHOLD = 0.2
 BOOTSTRAP_ALPHA = 0.05
 
 
-def compare(a: np.ndarray, b: np.ndarray, seed: int = 0, samples: int = 1000) -> dict:
-    """A against B on paired per-seed scores: the test's name, its statistic and a verdict."""
+def compare(a: np.ndarray, b: np.ndarray, seed: int = 0, samples: int = 1000, jobs: int = 1) -> dict:
+    """A against B on paired per-seed scores: the test's name, its statistic and a verdict.
+
+    ``jobs`` processes share ASO's bootstrap (deepsig's num_jobs): a grid's tests took 10 s each on one core.
+    deepsig seeds every bootstrap iteration on its own, so the result does not depend on ``jobs``.
+    """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"the scores must be paired by seed: got {a.shape} and {b.shape}")
@@ -31,7 +35,8 @@ def compare(a: np.ndarray, b: np.ndarray, seed: int = 0, samples: int = 1000) ->
     with warnings.catch_warnings():  # identical scores divide by zero inside deepsig; eps_min is still defined
         warnings.simplefilter("ignore", UserWarning)
         # both directions: with few seeds eps(B over A) can be far from 1 - eps(A over B)
-        eps_ab, eps_ba = (float(aso(x, y, seed=seed, num_bootstrap_iterations=samples, show_progress=False))
+        eps_ab, eps_ba = (float(aso(x, y, seed=seed, num_bootstrap_iterations=samples, num_jobs=jobs,
+                                    show_progress=False))
                           for x, y in ((a, b), (b, a)))
     verdict = "better" if eps_ab < ASO_THRESHOLD else "worse" if eps_ba < ASO_THRESHOLD else "no clear order"
     return {"test": "ASO (deepsig)", "statistic": eps_ab, "reverse": eps_ba, "verdict": verdict,
