@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from cartal import layout, report
+from cartal.encoders import provenance
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params
@@ -28,6 +29,9 @@ def run(params: Params) -> None:
     maps = {k: art.read_table(layout.in_round(k, "map.parquet"), art.DATA_MAP).to_pandas() for k in rounds}
     batches = report.batch_table(selections, {k: maps[k] for k in rounds[1:]})
     summary = report.summarise(curve, batches, dataset=params.dataset, strategy=params.strategy, seed=params.seed)
+    # where the vectors came from, since another CPU's last digits can change what the strategies pick
+    summary["features_computed_on"] = provenance.distinct(
+        machine for split in ("train", "test") for machine in provenance.read(layout.features(split)))
 
     with atomic_path(layout.CURVE_CSV) as tmp:
         curve.to_csv(tmp, index=False, float_format="%.6g")

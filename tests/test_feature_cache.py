@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import multiprocessing
 import shutil
@@ -13,7 +14,7 @@ import pytest
 
 import cartal.encoders as encoders
 from cartal.data.datasets import load_trec_csv
-from cartal.encoders import cache, embed_splits, static
+from cartal.encoders import cache, embed, embed_splits, provenance, static
 from cartal.encoders.signature import digest, signature
 from cartal.encoders.transformer import resolve
 from cartal.params import EncoderParams
@@ -217,7 +218,8 @@ def test_a_partial_file_of_a_writer_is_not_read(texts, seen, cache_root):
 def _store_many(folder: str, digest_: str, worker: int) -> None:
     store = cache.FeatureCache(Path(folder), digest_)
     for i in range(20):
-        store.store({f"{worker}-{i}": cache.Entry(np.full(4, worker * 100 + i, dtype=np.float32), False)})
+        store.store({f"{worker}-{i}": cache.Entry(np.full(4, worker * 100 + i, dtype=np.float32), False)},
+                    {"cpu": f"worker {worker}"})
 
 
 def test_concurrent_writers_never_corrupt_the_cache(tmp_path, caplog):
@@ -236,6 +238,7 @@ def test_concurrent_writers_never_corrupt_the_cache(tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # never a half-written file in sight
     found = reader.lookup(keys)
     assert found.keys() == keys and len(list(folder.glob("*.parquet"))) == 60
+    assert all(json.loads(entry.machine) == {"cpu": f"worker {key.split('-')[0]}"} for key, entry in found.items())
 
 
 def test_off_turns_the_cache_off(texts, seen, monkeypatch, cache_root):
@@ -302,3 +305,56 @@ def test_dvc_reruns_embed_after_a_new_subsample_and_takes_the_known_texts_from_t
     assert {o["path"] for o in lock["stages"]["embed"]["outs"]} == {"data/features/train.parquet",
                                                                     "data/features/test.parquet"}
     assert "embed" not in run(["dvc", "status", "embed"], repo).stdout
+
+
+# ---------------------------------------------------------------- where the vectors were computed
+
+def test_vectors_embedded_here_are_recorded_as_this_machines(texts, cache_root):
+    import torch
+
+    out = embed({"train": texts[:6], "test": texts[6:8]}, ENCODER, progress=False)
+    here = provenance.machine("transformer")
+    assert out.computed_on == {"train": [here], "test": [here]}
+    assert here["instructions"] == torch.backends.cpu.get_cpu_capability() and here["torch"] == torch.__version__
+    (entry,) = _signature_folder(cache_root).glob("*.parquet")
+    assert provenance.read(entry) == [here]
+    assert embed({"train": texts[:6]}, ENCODER, progress=False).computed_on == {"train": [here]}  # from the cache
+
+
+def test_vectors_from_the_cache_keep_the_machine_that_computed_them(word2vec, cache_root):
+    """A cache shared with another machine hands out that machine's vectors, and says so."""
+    encoder = dataclasses.replace(EncoderParams(), kind="static", vectors=str(word2vec))
+    elsewhere = {"cpu": "Intel Xeon", "arch": "x86_64", "numpy": "2.0.0"}
+    theirs = np.full(8, 0.5, dtype=np.float32)  # not what this machine would compute: proof it was read
+    store = cache.FeatureCache.open(cache_root, signature(encoder))
+    store.store({cache.text_key("the moon"): cache.Entry(theirs, False)}, elsewhere)
+    out = embed({"train": ["the moon", "the earth"], "test": ["the moon"]}, encoder, progress=False)
+    here = provenance.machine("static")
+    assert out.computed_on == {"train": provenance.distinct([here, elsewhere]), "test": [elsewhere]}
+    assert np.array_equal(out.vectors["train"][0], theirs) and np.array_equal(out.vectors["test"][0], theirs)
+    assert not np.array_equal(out.vectors["train"][1], theirs)
+    assert "Intel Xeon (x86_64), numpy 2.0.0" in provenance.words(out.computed_on["test"])
+
+
+def test_a_cache_file_from_before_machines_were_recorded_says_so(word2vec, cache_root):
+    import pyarrow.parquet as pq
+
+    encoder = dataclasses.replace(EncoderParams(), kind="static", vectors=str(word2vec))
+    embed({"train": ["the moon"]}, encoder, progress=False)
+    (entry,) = (cache_root / digest(signature(encoder))).glob("*.parquet")
+    table = pq.read_table(entry)
+    metadata = {k: v for k, v in table.schema.metadata.items() if k != provenance.KEY}
+    pq.write_table(table.replace_schema_metadata(metadata), entry)  # as cartal wrote it before this record
+    out = embed({"train": ["the moon"]}, encoder, progress=False)
+    assert out.computed_on == {"train": [provenance.UNRECORDED]}
+    assert provenance.words(out.computed_on["train"]).startswith("a machine not recorded")
+
+
+def test_the_cpu_is_named_as_linux_names_it(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu\n")
+    assert provenance.cpu_model(cpuinfo) == "AMD EPYC 9B14"
+    assert provenance.cpu_model(tmp_path / "absent")  # another system: what the platform says, never empty
+    record = {"cpu": "AMD EPYC 9B14", "arch": "x86_64", "instructions": "AVX2", "torch": "2.13.0",
+              "transformers": "5.25.0"}
+    assert provenance.words([record]) == "AMD EPYC 9B14 (x86_64, AVX2), torch 2.13.0, transformers 5.25.0"

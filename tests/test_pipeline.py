@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cartal.encoders import provenance
 from cartal.io import artifacts as art
 from projects import new_project, run, snapshot, stages_run, stages_skipped
 
@@ -105,6 +106,10 @@ def test_every_artifact_exists_with_its_schema(project):
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert summary["final_labeled"] == SEED_SIZE + ROUNDS * BATCH and summary["strategy"] == "cartography"
     assert summary["final_accuracy"] == pytest.approx(curve["accuracy"].iloc[-1], abs=1e-5)  # the CSV keeps 6 digits
+    # the features were embedded here, in this run, or by an earlier one into the feature cache: on this machine
+    assert summary["features_computed_on"] == [provenance.machine("transformer")]
+    assert all(provenance.read(project / f"data/features/{split}.parquet") == summary["features_computed_on"]
+               for split in ("train", "test"))
     batches = pd.read_csv(project / "metrics/batch_stats.csv")
     assert batches["round"].tolist() == list(range(ROUNDS)) and (batches["size"] == BATCH).all()
     assert (project / "metrics/curve.png").stat().st_size > 1000

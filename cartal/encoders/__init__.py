@@ -10,22 +10,40 @@ texts it lacks are embedded.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
 from cartal.encoders import cache as feature_cache
+from cartal.encoders import provenance
 from cartal.encoders.signature import signature
 from cartal.encoders.transformer import MINILM, encode, longer_than, resolve
 from cartal.errors import DataError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MINILM", "encode", "longer_than", "resolve", "embed_splits"]
+__all__ = ["MINILM", "encode", "longer_than", "resolve", "embed_splits", "embed", "Embedded"]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Each split's features, and the machines that computed each split's vectors (cartal.encoders.provenance:
+    this one for the texts embedded now, the cache files' for the texts read from the cache)."""
+
+    vectors: dict[str, np.ndarray]
+    computed_on: dict[str, list[dict]]
 
 
 def embed_splits(splits: dict[str, list[str]], encoder, progress: bool = True) -> dict[str, np.ndarray]:
-    """Features of each split's texts with the encoder that ``encoder`` (params.yaml's block) describes.
+    """Features of each split's texts with the encoder that ``encoder`` (params.yaml's block) describes."""
+    return embed(splits, encoder, progress).vectors
+
+
+def embed(splits: dict[str, list[str]], encoder, progress: bool = True) -> Embedded:
+    """Features of each split's texts with the encoder that ``encoder`` (params.yaml's block) describes, and
+    where they were computed.
 
     A static encoder loads its vectors once for all splits, and only if a text is
     not in the cache; a run in which no text of a split has a single token with a
@@ -35,23 +53,26 @@ def embed_splits(splits: dict[str, list[str]], encoder, progress: bool = True) -
     cache = _open_cache(encoder)
     known = cache.lookup({feature_cache.text_key(t) for texts in splits.values() for t in texts}) if cache else {}
     in_cache = set(known)
-    embed = _transformer(encoder, progress) if encoder.kind == "transformer" else _static(encoder)
+    compute = _transformer(encoder, progress) if encoder.kind == "transformer" else _static(encoder)
+    here = functools.cache(lambda: json.dumps(provenance.machine(encoder.kind, encoder.device), sort_keys=True))
     computed: dict[str, feature_cache.Entry] = {}
-    out = {}
+    out, computed_on = {}, {}
     for split, texts in splits.items():
         keys = [feature_cache.text_key(t) for t in texts]
         missing = {key: text for key, text in zip(keys, texts) if key not in known}  # each text once
         if missing or not texts:
-            vectors, truncated = embed(split, list(missing.values()))
-            computed.update({key: feature_cache.Entry(v, bool(t)) for key, v, t in zip(missing, vectors, truncated)})
+            vectors, truncated = compute(split, list(missing.values()))
+            computed.update({key: feature_cache.Entry(v, bool(t), here())
+                             for key, v, t in zip(missing, vectors, truncated)})
             known.update(computed)
         out[split] = np.stack([known[key].vector for key in keys]) if texts else vectors
+        computed_on[split] = provenance.distinct(json.loads(known[key].machine) for key in keys)
         cached = sum(key in in_cache for key in keys)  # a text that an earlier split embedded counts as embedded
         log.info("%s: %d texts, %d embedded, %d from the feature cache", split, len(texts), len(texts) - cached, cached)
         _check_and_log(split, out[split], np.array([known[key].truncated for key in keys], dtype=bool), encoder)
-    if cache:
-        cache.store(computed)
-    return out
+    if cache and computed:
+        cache.store(computed, json.loads(here()))
+    return Embedded(out, computed_on)
 
 
 def _open_cache(encoder) -> feature_cache.FeatureCache | None:

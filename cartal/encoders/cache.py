@@ -9,12 +9,14 @@ changes a file: it adds one with the vectors it computed, written to a
 temporary name and renamed into place, so that two queued experiments
 embedding at once only add files and a reader sees a whole file or none. A
 file that cannot be read, or that another signature wrote, is skipped with a
-warning: the texts it held are embedded again.
+warning: the texts it held are embedded again. Each file records the machine
+that computed its vectors (cartal.encoders.provenance).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -27,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cartal.encoders import provenance
 from cartal.encoders.signature import digest
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art
@@ -56,10 +59,12 @@ def text_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """A text's vector and whether the encoder cut the text to its length limit."""
+    """A text's vector, whether the encoder cut the text to its length limit, and the machine that computed it
+    (JSON, as provenance records it; "{}" where its file predates the record)."""
 
     vector: np.ndarray
     truncated: bool
+    machine: str = "{}"
 
 
 class FeatureCache:
@@ -93,14 +98,17 @@ class FeatureCache:
             table = self._read(path)
             if table is None:
                 continue
+            machine = json.dumps(provenance.decode((table.schema.metadata or {}).get(provenance.KEY))[0],
+                                 sort_keys=True)
             table = table.filter(pc.is_in(table["key"], value_set=pa.array(list(wanted), pa.string())))
             for key, vector, truncated in zip(table["key"].to_pylist(), art.vectors(table, "vector"),
                                               table["truncated"].to_pylist()):
-                found.setdefault(key, Entry(vector, truncated))
+                found.setdefault(key, Entry(vector, truncated, machine))
         return found
 
-    def store(self, entries: dict[str, Entry]) -> None:
-        """Add ``entries`` as a new file; a failure to write costs the next run time, never this run its features."""
+    def store(self, entries: dict[str, Entry], machine: dict) -> None:
+        """Add ``entries``, computed on ``machine``, as a new file; a failure to write costs the next run time,
+        never this run its features."""
         if not entries:
             return
         table = art.table_from_columns(ENTRIES, {"key": list(entries),
@@ -109,7 +117,8 @@ class FeatureCache:
         # time first: files sort by age, which lookup relies on; pid and random bits: concurrent writers never collide
         name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
         try:
-            art.write_table(table.replace_schema_metadata({_SIGNATURE: self.digest.encode()}),
+            art.write_table(table.replace_schema_metadata({_SIGNATURE: self.digest.encode(),
+                                                           provenance.KEY: provenance.encode([machine])}),
                             self.folder / f"{name}.parquet", ENTRIES)
         except OSError as exc:
             log.warning("feature cache: could not store %d vectors in %s (%s)", len(entries), self.folder, exc)

@@ -232,7 +232,8 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
     maps = {"first": every_map[0], "last": every_map[rounds]}
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
-    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard)
+    return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard,
+               summary.get("features_computed_on") or [{}])
 
 
 def experiment_params(repo: Path, experiment: Experiment) -> Params:

@@ -1,0 +1,110 @@
+"""Where vectors were computed: the processor and the libraries whose arithmetic produced them.
+
+A transformer's vectors are the same on one machine run after run, not across machines: ATen, oneDNN and MKL
+each pick their kernels for the CPU at hand, and another instruction set moves the vectors' last digits
+(docs/results.md measures it), which is enough to change which instance least confidence or CAL picks. The
+feature cache's entry files and the features files therefore record the machine that computed their vectors,
+and summaries say it, so that two results that differ can be told apart by where their features came from.
+Vectors read from a cache keep the machine of the file that holds them: the same vectors, wherever they are
+reused, carry the same record (and a features file the same bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cartal.errors import ArtifactError
+
+KEY = b"cartal.computed_on"  # in a Parquet file's metadata: a JSON list of machines
+UNRECORDED: dict = {}  # vectors cached before machines were recorded
+
+
+def machine(kind: str, device: str = "cpu") -> dict:
+    """The machine this process computes ``kind`` ("transformer" or "static") vectors on, in the terms that
+    change their numbers: the processor, and the versions of the libraries that do the arithmetic (for a
+    transformer on the CPU, also the instruction set torch dispatches its kernels for)."""
+    record = {"cpu": cpu_model(), "arch": platform.machine()}
+    if kind == "transformer":
+        import torch
+
+        if device == "cpu":
+            record["instructions"] = torch.backends.cpu.get_cpu_capability()
+        else:  # the accelerator's arithmetic, not the CPU's
+            record["device"] = (torch.cuda.get_device_name(device) if device.startswith("cuda")
+                                and torch.cuda.is_available() else device)
+        record.update(_versions("torch", "transformers"))
+    else:
+        record.update(_versions("numpy"))
+    return record
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name as Linux reports it, else what the platform says."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def encode(machines: list[dict]) -> bytes:
+    return json.dumps(machines, sort_keys=True).encode()
+
+
+def decode(value: bytes | None) -> list[dict]:
+    """The machines a file's metadata records; [UNRECORDED] for a file written before they were recorded."""
+    if not value:
+        return [UNRECORDED]
+    try:
+        machines = json.loads(value)
+    except ValueError:
+        return [UNRECORDED]
+    return [m for m in machines if isinstance(m, dict)] if isinstance(machines, list) else [UNRECORDED]
+
+
+def distinct(machines) -> list[dict]:
+    """Each machine once, in a fixed order (so that the same machines always give the same bytes)."""
+    return [json.loads(text) for text in sorted({json.dumps(m, sort_keys=True) for m in machines})]
+
+
+def read(path: str | Path) -> list[dict]:
+    """The machines that computed a features (or cache entry) file's vectors."""
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ArtifactError(f"{path}: cannot be read ({exc}); run `dvc repro` (the stage 'embed' writes it)") from exc
+    return decode((schema.metadata or {}).get(KEY))
+
+
+def words(machines: list[dict]) -> str:
+    """One line for a summary: each machine's processor, instruction set and library versions."""
+    if not machines:
+        return "unrecorded"
+    return "; ".join(_machine_words(m) for m in machines)
+
+
+def _machine_words(m: dict) -> str:
+    if not m:
+        return "a machine not recorded (vectors cached before cartal recorded machines)"
+    where = m.get("device") or ", ".join(v for v in (m.get("arch"), m.get("instructions")) if v)
+    libraries = ", ".join(f"{name} {m[name]}" for name in ("torch", "transformers", "numpy") if m.get(name))
+    return f"{m.get('cpu', 'unknown')} ({where}){', ' + libraries if libraries else ''}"
+
+
+def _versions(*packages: str) -> dict[str, str]:
+    out = {}
+    for package in packages:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
