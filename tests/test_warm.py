@@ -20,6 +20,7 @@ import pytest
 
 from cartal import warm
 from cartal.cli import STAGES
+from cartal.encoders import provenance
 from cartal.launch import STAGE_COMMANDS
 from projects import embedded_project
 from warm_workers import stop_workers
@@ -32,13 +33,21 @@ def test_the_launcher_knows_every_stage_command():
     assert STAGE_COMMANDS == {name for name, *_ in STAGES}
 
 
-def test_the_key_depends_on_the_thread_settings_torch_reads_at_import(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+@pytest.mark.parametrize("name, first, second", [
+    ("OMP_NUM_THREADS", "1", "2"),
+    ("ATEN_CPU_CAPABILITY", "default", "avx2"),  # torch's kernels: fixed once torch has loaded
+    ("MKL_CBWR", "COMPATIBLE", "AVX2"),
+    ("ONEDNN_MAX_CPU_ISA", "SSE41", "AVX2"),
+])
+def test_the_key_depends_on_the_settings_torch_reads_at_import(monkeypatch, name, first, second):
+    monkeypatch.setenv(name, first)
     one = warm.worker_key()
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv(name, second)
     assert warm.worker_key() != one
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv(name, first)
     assert warm.worker_key() == one
+
+
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +112,22 @@ def test_killing_the_client_stops_the_child(project, worker):
     client.wait()
     gone, alive = psutil.wait_procs(worker.children(), timeout=10)
     assert not alive
+
+
+def test_a_client_that_asks_for_another_instruction_set_gets_it(project, worker, tmp_path):
+    """torch keeps the instruction set it loaded with, so the worker's children could not honour the client's."""
+    features = [project / f"data/features/{split}.parquet" for split in ("train", "test")]
+    kept = {path: path.read_bytes() for path in features}
+    profile = tmp_path / "profile.jsonl"
+    try:
+        result = stage(project, "embed", ATEN_CPU_CAPABILITY="default", CARTAL_FEATURE_CACHE="off",
+                       CARTAL_PROFILE=str(profile))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(profile.read_text())["warm"] is False
+        assert all([m["instructions"] for m in provenance.read(path)] == ["DEFAULT"] for path in features)
+    finally:
+        for path, data in kept.items():
+            path.write_bytes(data)
 
 
 def test_a_client_with_other_thread_settings_runs_in_its_own_process(project, worker, tmp_path):
