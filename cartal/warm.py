@@ -49,12 +49,13 @@ IDLE_SECONDS = 120.0
 HANDSHAKE_SECONDS = 2.0  # the worker's wait for a request once connected: a silent connection holds it no longer
 START_SECONDS = 5.0  # the client's wait for the worker to start its command (the child's pid), then it runs it itself
 MAX_REQUEST = 64 << 20
-# read when torch and its BLAS load, so a worker started with other values would run differently: the thread
-# counts, and the instruction sets that ATen, MKL and oneDNN pick their kernels for (fixed once torch has loaded,
-# and each changes the features' last digits: docs/results.md)
+# the instruction sets and code paths that ATen, MKL and oneDNN pick their kernels for: fixed once torch has
+# loaded, and each changes the features' last digits (docs/results.md); cartal.encoders.provenance records them
+ARITHMETIC_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA",
+                  "DNNL_MAX_CPU_ISA")
+# read when torch and its BLAS load, so a worker started with other values would run differently
 _IMPORT_TIME_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
-                    "PYTHONPATH", "PYTHONHASHSEED", "ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS",
-                    "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+                    "PYTHONPATH", "PYTHONHASHSEED", *ARITHMETIC_ENV)
 # what the stage commands import, including what libraries import lazily on first use (typer's argument
 # parsing imports pydantic, 0.3 s; reading Parquet imports pyarrow.dataset); transformers (embed) is left out
 _PRELOAD = ("torch", "numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.pandas_compat",

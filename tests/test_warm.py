@@ -124,7 +124,9 @@ def test_a_client_that_asks_for_another_instruction_set_gets_it(project, worker,
                        CARTAL_PROFILE=str(profile))
         assert result.returncode == 0, result.stderr
         assert json.loads(profile.read_text())["warm"] is False
-        assert all([m["instructions"] for m in provenance.read(path)] == ["DEFAULT"] for path in features)
+        for path in features:
+            (machine,) = provenance.read(path)
+            assert machine["instructions"] == "DEFAULT" and machine["forced"] == {"ATEN_CPU_CAPABILITY": "default"}
     finally:
         for path, data in kept.items():
             path.write_bytes(data)

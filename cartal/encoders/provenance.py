@@ -12,6 +12,7 @@ reused, carry the same record (and a features file the same bytes).
 from __future__ import annotations
 
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cartal.errors import ArtifactError
+from cartal.warm import ARITHMETIC_ENV  # one list, also in the warm worker's key (warm imports only the stdlib)
 
 KEY = b"cartal.computed_on"  # in a Parquet file's metadata: a JSON list of machines
 UNRECORDED: dict = {}  # vectors cached before machines were recorded
@@ -35,6 +37,9 @@ def machine(kind: str, device: str = "cpu") -> dict:
 
         if device == "cpu":
             record["instructions"] = torch.backends.cpu.get_cpu_capability()
+            forced = {name: os.environ[name] for name in ARITHMETIC_ENV if os.environ.get(name)}
+            if forced:  # kernels other than the CPU's own: part of what computed the vectors
+                record["forced"] = forced
         else:  # the accelerator's arithmetic, not the CPU's
             record["device"] = (torch.cuda.get_device_name(device) if device.startswith("cuda")
                                 and torch.cuda.is_available() else device)
@@ -95,7 +100,8 @@ def words(machines: list[dict]) -> str:
 def _machine_words(m: dict) -> str:
     if not m:
         return "a machine not recorded (vectors cached before cartal recorded machines)"
-    where = m.get("device") or ", ".join(v for v in (m.get("arch"), m.get("instructions")) if v)
+    forced = " ".join(f"{name}={value}" for name, value in sorted((m.get("forced") or {}).items()))
+    where = m.get("device") or ", ".join(v for v in (m.get("arch"), m.get("instructions"), forced) if v)
     libraries = ", ".join(f"{name} {m[name]}" for name in ("torch", "transformers", "numpy") if m.get(name))
     return f"{m.get('cpu', 'unknown')} ({where}){', ' + libraries if libraries else ''}"
 
