@@ -24,6 +24,8 @@ from cartal.errors import ArtifactError
 from cartal.warm import ARITHMETIC_ENV  # one list, also in the warm worker's key (warm imports only the stdlib)
 
 KEY = b"cartal.computed_on"  # in a Parquet file's metadata: a JSON list of machines
+# the CPU's vector extensions that MKL and oneDNN choose among on their own, whatever torch reports for ATen
+_VECTOR_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
 UNRECORDED: dict = {}  # vectors cached before machines were recorded
 
 
@@ -32,6 +34,9 @@ def machine(kind: str, device: str = "cpu") -> dict:
     change their numbers: the processor, and the versions of the libraries that do the arithmetic (for a
     transformer on the CPU, also the instruction set torch dispatches its kernels for)."""
     record = {"cpu": cpu_model(), "arch": platform.machine()}
+    flags = vector_flags()
+    if flags:
+        record["flags"] = flags
     if kind == "transformer":
         import torch
 
@@ -51,14 +56,25 @@ def machine(kind: str, device: str = "cpu") -> dict:
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The processor's model name as Linux reports it, else what the platform says."""
+    return _cpuinfo_field(cpuinfo, "model name") or platform.processor() or platform.machine() or "unknown"
+
+
+def vector_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """Which of the vector extensions the math libraries dispatch on this CPU has (Linux; [] elsewhere)."""
+    flags = set(_cpuinfo_field(cpuinfo, "flags").split())
+    return [flag for flag in _VECTOR_FLAGS if flag in flags]
+
+
+def _cpuinfo_field(cpuinfo: Path, field: str) -> str:
+    """The first processor's ``field`` in /proc/cpuinfo, "" where there is none."""
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             name, _, value = line.partition(":")
-            if name.strip() == "model name" and value.strip():
+            if name.strip() == field and value.strip():
                 return value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return ""
 
 
 def encode(machines: list[dict]) -> bytes:
@@ -101,7 +117,8 @@ def _machine_words(m: dict) -> str:
     if not m:
         return "a machine not recorded (vectors cached before cartal recorded machines)"
     forced = " ".join(f"{name}={value}" for name, value in sorted((m.get("forced") or {}).items()))
-    where = m.get("device") or ", ".join(v for v in (m.get("arch"), m.get("instructions"), forced) if v)
+    arch = " with ".join(v for v in (m.get("arch"), "/".join(m.get("flags") or [])) if v)
+    where = m.get("device") or ", ".join(v for v in (arch, m.get("instructions"), forced) if v)
     libraries = ", ".join(f"{name} {m[name]}" for name in ("torch", "transformers", "numpy") if m.get(name))
     return f"{m.get('cpu', 'unknown')} ({where}){', ' + libraries if libraries else ''}"
 
