@@ -86,8 +86,9 @@ def table(n: int) -> None:
 def fill_cache(folder: Path, setting: str) -> None:
     """TREC's texts into the feature cache ``folder`` with ``setting``'s kernels, in a process of their own."""
     env = {**os.environ, **SETTINGS[setting][0], "CARTAL_FEATURE_CACHE": str(folder.resolve())}
-    code = ("from cartal.data.datasets import load_trec_csv; from cartal.encoders import embed_splits; "
-            "from cartal.params import EncoderParams; import sys; d = load_trec_csv(sys.argv[1]); "
+    code = ("import sys, pathlib; from cartal.data.datasets import load_trec_csv; "
+            "from cartal.encoders import embed_splits; from cartal.params import EncoderParams; "
+            "d = load_trec_csv(pathlib.Path(sys.argv[1])); "
             "embed_splits({'train': d.train['text'].tolist(), 'test': d.test['text'].tolist()}, EncoderParams())")
     subprocess.run([sys.executable, "-c", code, str(trec())], env=env, check=True)
     print(f"TREC's train and test in {folder}, embedded with {setting}: run a grid with CARTAL_FEATURE_CACHE={folder}")
