@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cartal import layout, stopping
+from cartal.encoders import provenance
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
 from cartal.params import Params
@@ -27,7 +28,11 @@ def run(params: Params, k: int) -> None:
     scores = classification_metrics(common.targets(test["label"], labels), probs, len(labels))
     labeled = len(common.labeled_set(k, labels))
     criteria = stopping_criteria(params, k, len(labels))
-    art.write_json({"round": k, "labeled": labeled, **scores, "stopping": criteria}, layout.round_metrics(k))
+    # where the round ran: another CPU's arithmetic can change which instances the next round selects
+    machine = provenance.machine("transformer" if params.learner == "transformer" else "torch",
+                                 str(getattr(model, "device", "cpu")))
+    art.write_json({"round": k, "labeled": labeled, **scores, "stopping": criteria, "machine": machine},
+                   layout.round_metrics(k))
     log.info("round %d of %d: %d labeled, test accuracy %.4f, macro-F1 %.4f; stopping: %s", k, params.rounds,
              labeled, scores["accuracy"], scores["macro_f1"], stopping.verdict(criteria, k)[1])
 

@@ -29,9 +29,11 @@ def run(params: Params) -> None:
     maps = {k: art.read_table(layout.in_round(k, "map.parquet"), art.DATA_MAP).to_pandas() for k in rounds}
     batches = report.batch_table(selections, {k: maps[k] for k in rounds[1:]})
     summary = report.summarise(curve, batches, dataset=params.dataset, strategy=params.strategy, seed=params.seed)
-    # where the vectors came from, since another CPU's last digits can change what the strategies pick
+    # where the vectors came from and where the rounds ran: another CPU's last digits in either can change
+    # what the model-driven strategies pick (docs/results.md)
     summary["features_computed_on"] = provenance.distinct(
         machine for split in ("train", "test") for machine in provenance.read(layout.features(split)))
+    summary["rounds_run_on"] = provenance.distinct(m.get("machine", provenance.UNRECORDED) for m in metrics)
 
     with atomic_path(layout.CURVE_CSV) as tmp:
         curve.to_csv(tmp, index=False, float_format="%.6g")

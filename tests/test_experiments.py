@@ -58,12 +58,15 @@ def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
                              "correctness": [1.0, 0.5, 0.0], "region": ["easy-to-learn", "ambiguous", "hard-to-learn"]})
     return results.Run(name=name or f"{strategy}-{seed}", strategy=strategy, seed=seed, curve=curve,
                        batches=batches, selected=SELECTED[strategy, seed], maps={"first": data_map, "last": data_map},
-                       hard_to_learn=HARD[strategy, seed], features_computed_on=[MACHINES[seed - 1]])
+                       hard_to_learn=HARD[strategy, seed], features_computed_on=[MACHINES[seed - 1]],
+                       rounds_run_on=[RUN_ON])
 
 
 # the machines that computed each seed's features (cartal.encoders.provenance); seed 2's only by another library
 MACHINES = [{"cpu": "AMD EPYC", "arch": "x86_64", "numpy": "2.2.6"},
             {"cpu": "AMD EPYC", "arch": "x86_64", "numpy": "2.3.0"}]
+RUN_ON = {"cpu": "Intel Xeon", "arch": "x86_64", "flags": ["avx2", "avx512f"], "instructions": "AVX512",
+          "torch": "2.13.0"}  # every run's rounds
 
 
 @pytest.fixture
@@ -350,13 +353,15 @@ def test_written_reproduction_is_whole(reproduction):
     text = (out / "results.md").read_text()
     assert all(strategy in text for strategy in grid.strategies) and "1.5 min" in text
     assert ("Features: static word vectors (spacy), sum of the first 42 tokens, computed on "
-            "AMD EPYC (x86_64), numpy 2.2.6; AMD EPYC (x86_64), numpy 2.3.0.") in text
+            "AMD EPYC (x86_64), numpy 2.2.6; AMD EPYC (x86_64), numpy 2.3.0; "
+            "rounds run on Intel Xeon (x86_64 with avx2/avx512f, AVX512), torch 2.13.0.") in text
     assert "## CAL's hard-to-learn class" in text and "1.0 (1-1)" in text  # cartography, round 0, |L| = 10
     # random, seed 1 stops by kappa at round 1 (|L| = 15, 0.1 lost), seed 2 at round 2; cartography never
     assert "| random      | kappa       | 2 of 2    | 1.5     | 18      | 2              | +0.050" in text
     assert "| cartography | kappa       | 0 of 2    | never   |   " in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["encoder"]["kind"] == "static" and summary["features_computed_on"] == MACHINES  # each once
+    assert summary["rounds_run_on"] == [RUN_ON]
     assert len(pd.read_csv(out / "significance.csv")) == 2  # cartography vs random, on aulc and final accuracy
     assert outputs.check_reproduction(root, grid) == []
 

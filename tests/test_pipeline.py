@@ -88,7 +88,7 @@ def test_every_artifact_exists_with_its_schema(project):
         assert len(pd.read_csv(rounds / f"{k}/map.csv")) == n
 
         metrics = json.loads((project / f"metrics/rounds/{k}.json").read_text())
-        assert metrics["round"] == k and metrics["labeled"] == n
+        assert metrics["round"] == k and metrics["labeled"] == n and "instructions" in metrics["machine"]
         assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
 
         if k < ROUNDS:
@@ -110,6 +110,7 @@ def test_every_artifact_exists_with_its_schema(project):
     assert summary["features_computed_on"] == [provenance.machine("transformer")]
     assert all(provenance.read(project / f"data/features/{split}.parquet") == summary["features_computed_on"]
                for split in ("train", "test"))
+    assert summary["rounds_run_on"] == [provenance.machine("torch")]  # the MLP's arithmetic: torch's, here
     batches = pd.read_csv(project / "metrics/batch_stats.csv")
     assert batches["round"].tolist() == list(range(ROUNDS)) and (batches["size"] == BATCH).all()
     assert (project / "metrics/curve.png").stat().st_size > 1000

@@ -30,14 +30,15 @@ UNRECORDED: dict = {}  # vectors cached before machines were recorded
 
 
 def machine(kind: str, device: str = "cpu") -> dict:
-    """The machine this process computes ``kind`` ("transformer" or "static") vectors on, in the terms that
-    change their numbers: the processor, and the versions of the libraries that do the arithmetic (for a
-    transformer on the CPU, also the instruction set torch dispatches its kernels for)."""
+    """The machine this process computes on, in the terms that change its numbers: the processor, and the
+    versions of the libraries that do the arithmetic. ``kind``: "transformer" (a transformers model: the
+    encoder, or the fine-tuned learner), "torch" (another torch model: the MLP) or "static" (numpy's sums);
+    on the CPU, torch's also name the instruction set torch dispatches its kernels for."""
     record = {"cpu": cpu_model(), "arch": platform.machine()}
     flags = vector_flags()
     if flags:
         record["flags"] = flags
-    if kind == "transformer":
+    if kind in ("transformer", "torch"):
         import torch
 
         if device == "cpu":
@@ -48,7 +49,7 @@ def machine(kind: str, device: str = "cpu") -> dict:
         else:  # the accelerator's arithmetic, not the CPU's
             record["device"] = (torch.cuda.get_device_name(device) if device.startswith("cuda")
                                 and torch.cuda.is_available() else device)
-        record.update(_versions("torch", "transformers"))
+        record.update(_versions("torch", "transformers") if kind == "transformer" else _versions("torch"))
     else:
         record.update(_versions("numpy"))
     return record

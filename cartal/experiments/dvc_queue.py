@@ -233,7 +233,7 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
     return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard,
-               summary.get("features_computed_on") or [{}])
+               summary.get("features_computed_on") or [{}], summary.get("rounds_run_on") or [{}])
 
 
 def experiment_params(repo: Path, experiment: Experiment) -> Params:

@@ -56,18 +56,19 @@ def write_reproduction(runs: list[results.Run], grid: Grid, root: Path, elapsed_
     maps = {(run.strategy, which): frame for run in runs if run.seed == first_seed for which, frame in run.maps.items()}
     plot_map_grid(maps, out / "data_maps.png", f"{grid.dataset}, seed {first_seed}: data maps of L")
     computed_on = provenance.distinct(machine for run in runs for machine in run.features_computed_on)
+    run_on = provenance.distinct(machine for run in runs for machine in run.rounds_run_on)
     summary = {
         "dataset": grid.dataset, "encoder": encoder, "strategies": list(grid.strategies), "seeds": list(grid.seeds),
         "seed_size": grid.seed_size, "batch_size": grid.batch_size, "rounds": grid.rounds,
         "settings": list(grid.settings), "experiments": sorted(run.name for run in runs),
         "elapsed_s": elapsed_s, "budgets": at,
         "random_final_accuracy": table.attrs.get("target"),
-        "features_computed_on": computed_on,
+        "features_computed_on": computed_on, "rounds_run_on": run_on,
     }
     write_json(summary, out / "summary.json")
     with atomic_path(out / "results.md") as tmp:
         tmp.write_text(markdown(grid, table, significance, batches, hard, overlap, elapsed_s, encoder, stopping,
-                                computed_on))
+                                computed_on, run_on))
     return out
 
 
@@ -90,13 +91,15 @@ def _encoder_words(encoder: dict | None) -> str:
 
 def markdown(grid: Grid, table: pd.DataFrame, significance: pd.DataFrame, batches: pd.DataFrame,
              hard: pd.DataFrame, overlap: pd.DataFrame, elapsed_s: float | None, encoder: dict | None = None,
-             stopping: pd.DataFrame | None = None, computed_on: list[dict] | None = None) -> str:
+             stopping: pd.DataFrame | None = None, computed_on: list[dict] | None = None,
+             run_on: list[dict] | None = None) -> str:
     took = f" in {elapsed_s / 60:.1f} min" if elapsed_s else ""
     parts = [
         f"# Reproduction on {grid.dataset}",
         f"{len(grid.strategies)} strategies x {len(grid.seeds)} seeds ({', '.join(map(str, grid.seeds))}), "
         f"|L0| = {grid.seed_size}, {grid.rounds} rounds of {grid.batch_size}{took}. "
-        f"Features: {_encoder_words(encoder)}, computed on {provenance.words(computed_on or [])}. "
+        f"Features: {_encoder_words(encoder)}, computed on {provenance.words(computed_on or [])}; "
+        f"rounds run on {provenance.words(run_on or [])}. "
         f"Settings: {', '.join(grid.settings) or 'params.yaml as committed'}.",
         "![learning curves](learning_curves.png)",
         "## Accuracy, area under the learning curve, labels needed",

@@ -35,7 +35,8 @@ class Run:
     hard_to_learn: dict[int, int] = field(default_factory=dict)  # round -> instances of L that CAL's probe
     # learns as hard-to-learn (binned correctness <= cal.tau) in that round's data map
     features_computed_on: list[dict] = field(default_factory=list)  # the machines that computed its features
-    # (cartal.encoders.provenance; [{}] for an experiment run before they were recorded)
+    rounds_run_on: list[dict] = field(default_factory=list)  # and that ran its rounds (cartal.encoders.provenance;
+    # [{}] for an experiment run before they were recorded)
 
 
 def long_curves(runs: list[Run]) -> pd.DataFrame:
