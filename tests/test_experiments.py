@@ -354,7 +354,7 @@ def test_written_reproduction_is_whole(reproduction):
     assert all(strategy in text for strategy in grid.strategies) and "1.5 min" in text
     assert ("Features: static word vectors (spacy), sum of the first 42 tokens, computed on "
             "AMD EPYC (x86_64), numpy 2.2.6; AMD EPYC (x86_64), numpy 2.3.0; "
-            "rounds run on Intel Xeon (x86_64 with avx2/avx512f, AVX512), torch 2.13.0.") in text
+            "rounds run on Intel Xeon (x86_64 with avx2/avx512f, torch kernels AVX512), torch 2.13.0.") in text
     assert "## CAL's hard-to-learn class" in text and "1.0 (1-1)" in text  # cartography, round 0, |L| = 10
     # random, seed 1 stops by kappa at round 1 (|L| = 15, 0.1 lost), seed 2 at round 2; cartography never
     assert "| random      | kappa       | 2 of 2    | 1.5     | 18      | 2              | +0.050" in text

@@ -360,10 +360,11 @@ def test_the_cpu_is_named_as_linux_names_it(tmp_path):
     assert provenance.cpu_model(tmp_path / "absent")  # another system: what the platform says, never empty
     record = {"cpu": "AMD EPYC 9B14", "arch": "x86_64", "instructions": "AVX2", "torch": "2.13.0",
               "transformers": "5.25.0"}
-    assert provenance.words([record]) == "AMD EPYC 9B14 (x86_64, AVX2), torch 2.13.0, transformers 5.25.0"
+    assert provenance.words([record]) == ("AMD EPYC 9B14 (x86_64, torch kernels AVX2), torch 2.13.0, "
+                                         "transformers 5.25.0")
     forced = {**record, "instructions": "DEFAULT",
               "forced": {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default"}}
     assert provenance.words([{**record, "flags": ["avx2", "avx512f"]}]).startswith(
-        "AMD EPYC 9B14 (x86_64 with avx2/avx512f, AVX2)")
-    assert provenance.words([forced]) == ("AMD EPYC 9B14 (x86_64, DEFAULT, ATEN_CPU_CAPABILITY=default "
+        "AMD EPYC 9B14 (x86_64 with avx2/avx512f, torch kernels AVX2)")
+    assert provenance.words([forced]) == ("AMD EPYC 9B14 (x86_64, torch kernels DEFAULT, ATEN_CPU_CAPABILITY=default "
                                           "MKL_CBWR=COMPATIBLE), torch 2.13.0, transformers 5.25.0")

@@ -116,10 +116,11 @@ def words(machines: list[dict]) -> str:
 
 def _machine_words(m: dict) -> str:
     if not m:
-        return "a machine not recorded (vectors cached before cartal recorded machines)"
+        return "a machine not recorded (written before cartal recorded machines)"
     forced = " ".join(f"{name}={value}" for name, value in sorted((m.get("forced") or {}).items()))
     arch = " with ".join(v for v in (m.get("arch"), "/".join(m.get("flags") or [])) if v)
-    where = m.get("device") or ", ".join(v for v in (arch, m.get("instructions"), forced) if v)
+    kernels = f"torch kernels {m['instructions']}" if m.get("instructions") else ""
+    where = m.get("device") or ", ".join(v for v in (arch, kernels, forced) if v)
     libraries = ", ".join(f"{name} {m[name]}" for name in ("torch", "transformers", "numpy") if m.get(name))
     return f"{m.get('cpu', 'unknown')} ({where}){', ' + libraries if libraries else ''}"
 
