@@ -50,7 +50,7 @@ HANDSHAKE_SECONDS = 2.0  # the worker's wait for a request once connected: a sil
 START_SECONDS = 5.0  # the client's wait for the worker to start its command (the child's pid), then it runs it itself
 MAX_REQUEST = 64 << 20
 # the instruction sets and code paths that ATen, MKL and oneDNN pick their kernels for: fixed once torch has
-# loaded, and each changes the features' last digits (docs/results.md); cartal.encoders.provenance records them
+# loaded, and each changes the features' last digits (docs/results.md); cartal.provenance records them
 ARITHMETIC_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA",
                   "DNNL_MAX_CPU_ISA")
 # read when torch and its BLAS load, so a worker started with other values would run differently

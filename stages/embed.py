@@ -1,12 +1,12 @@
 """embed: prepared texts -> data/features/{train,test}.parquet with the frozen encoder (params.yaml's encoder).
 
-Each features file records in its metadata the machines that computed its vectors (cartal.encoders.provenance).
+Each features file records in its metadata the machines that computed its vectors (cartal.provenance).
 """
 
 from __future__ import annotations
 
-from cartal import layout
-from cartal.encoders import embed, provenance
+from cartal import layout, provenance
+from cartal.encoders import embed
 from cartal.io import artifacts as art
 from cartal.params import Params
 

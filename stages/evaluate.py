@@ -8,8 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cartal import layout, stopping
-from cartal.encoders import provenance
+from cartal import layout, provenance, stopping
 from cartal.io import artifacts as art
 from cartal.metrics import classification_metrics
 from cartal.params import Params

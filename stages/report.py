@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from cartal import layout, report
-from cartal.encoders import provenance
+from cartal import layout, provenance, report
 from cartal.io import artifacts as art
 from cartal.io.artifacts import atomic_path
 from cartal.params import Params

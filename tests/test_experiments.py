@@ -62,7 +62,7 @@ def make_run(strategy: str, seed: int, name: str | None = None) -> results.Run:
                        rounds_run_on=[RUN_ON])
 
 
-# the machines that computed each seed's features (cartal.encoders.provenance); seed 2's only by another library
+# the machines that computed each seed's features (cartal.provenance); seed 2's only by another library
 MACHINES = [{"cpu": "AMD EPYC", "arch": "x86_64", "numpy": "2.2.6"},
             {"cpu": "AMD EPYC", "arch": "x86_64", "numpy": "2.3.0"}]
 RUN_ON = {"cpu": "Intel Xeon", "arch": "x86_64", "flags": ["avx2", "avx512f"], "instructions": "AVX512",

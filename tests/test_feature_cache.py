@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import cartal.encoders as encoders
+from cartal import provenance
 from cartal.data.datasets import load_trec_csv
-from cartal.encoders import cache, embed, embed_splits, provenance, static
+from cartal.encoders import cache, embed, embed_splits, static
 from cartal.encoders.signature import digest, signature
 from cartal.encoders.transformer import resolve
 from cartal.params import EncoderParams

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartal.encoders import provenance
+from cartal import provenance
 from cartal.io import artifacts as art
 from projects import new_project, run, snapshot, stages_run, stages_skipped
 

@@ -18,9 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cartal import warm
+from cartal import provenance, warm
 from cartal.cli import STAGES
-from cartal.encoders import provenance
 from cartal.launch import STAGE_COMMANDS
 from projects import embedded_project
 from warm_workers import stop_workers

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cartal import provenance
 from cartal.encoders import cache as feature_cache
-from cartal.encoders import provenance
 from cartal.encoders.signature import signature
 from cartal.encoders.transformer import MINILM, encode, longer_than, resolve
 from cartal.errors import DataError
@@ -29,7 +29,7 @@ __all__ = ["MINILM", "encode", "longer_than", "resolve", "embed_splits", "embed"
 
 @dataclass(frozen=True)
 class Embedded:
-    """Each split's features, and the machines that computed each split's vectors (cartal.encoders.provenance:
+    """Each split's features, and the machines that computed each split's vectors (cartal.provenance:
     this one for the texts embedded now, the cache files' for the texts read from the cache)."""
 
     vectors: dict[str, np.ndarray]

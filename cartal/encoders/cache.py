@@ -10,7 +10,7 @@ temporary name and renamed into place, so that two queued experiments
 embedding at once only add files and a reader sees a whole file or none. A
 file that cannot be read, or that another signature wrote, is skipped with a
 warning: the texts it held are embedded again. Each file records the machine
-that computed its vectors (cartal.encoders.provenance).
+that computed its vectors (cartal.provenance).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cartal.encoders import provenance
+from cartal import provenance
 from cartal.encoders.signature import digest
 from cartal.errors import ArtifactError
 from cartal.io import artifacts as art

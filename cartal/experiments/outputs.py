@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cartal import layout
-from cartal.encoders import provenance
+from cartal import layout, provenance
 from cartal.experiments import results
 from cartal.experiments.grid import Grid
 from cartal.io.artifacts import atomic_path, write_json

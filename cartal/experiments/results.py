@@ -35,7 +35,7 @@ class Run:
     hard_to_learn: dict[int, int] = field(default_factory=dict)  # round -> instances of L that CAL's probe
     # learns as hard-to-learn (binned correctness <= cal.tau) in that round's data map
     features_computed_on: list[dict] = field(default_factory=list)  # the machines that computed its features
-    rounds_run_on: list[dict] = field(default_factory=list)  # and that ran its rounds (cartal.encoders.provenance;
+    rounds_run_on: list[dict] = field(default_factory=list)  # and that ran its rounds (cartal.provenance;
     # [{}] for an experiment run before they were recorded)
 
 

@@ -1,12 +1,13 @@
-"""Where vectors were computed: the processor and the libraries whose arithmetic produced them.
+"""Where numbers were computed: the processor and the libraries whose arithmetic produced them.
 
-A transformer's vectors are the same on one machine run after run, not across machines: ATen, oneDNN and MKL
-each pick their kernels for the CPU at hand, and another instruction set moves the vectors' last digits
-(docs/results.md measures it), which is enough to change which instance least confidence or CAL picks. The
-feature cache's entry files and the features files therefore record the machine that computed their vectors,
-and summaries say it, so that two results that differ can be told apart by where their features came from.
-Vectors read from a cache keep the machine of the file that holds them: the same vectors, wherever they are
-reused, carry the same record (and a features file the same bytes).
+Features and rounds are the same on one machine run after run, not across machines: ATen, oneDNN and MKL each
+pick their kernels for the CPU at hand, and another instruction set moves the last digits of the vectors and of
+the models' scores, which is enough to change which instances least confidence or CAL pick (docs/results.md
+measures both). So the feature cache's entry files and the features files record the machine that computed
+their vectors, each round's metrics the machine that ran it, and summaries say both, so that two results that
+differ can be told apart by where they came from. Vectors read from a cache keep the machine of the file that
+holds them: the same vectors, wherever they are reused, carry the same record (and a features file the same
+bytes).
 """
 
 from __future__ import annotations
