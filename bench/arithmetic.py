@@ -31,7 +31,9 @@ SETTINGS = {  # name -> (environment, torch threads)
     "MKL_CBWR=COMPATIBLE": ({"MKL_CBWR": "COMPATIBLE"}, None),
     "MKL_CBWR=AVX2": ({"MKL_CBWR": "AVX2"}, None),
     "all": ({"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"}, None),
+    "all, 1 thread": ({"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"}, 1),
 }
+PAIRS = [("all, 1 thread", "all")]  # also compared with each other: do the other kernels depend on the threads?
 
 
 def trec() -> Path:
@@ -75,12 +77,18 @@ def table(n: int) -> None:
         print(f"{len(texts)} TREC test texts, all-MiniLM-L6-v2; plain run: torch's kernels {said.split()[0]}, "
               f"{said.split()[1]} threads")
         print(f"{'setting':32} {'kernels':>8} {'threads':>7} {'vectors moved':>14} {'max |difference|':>17}")
+        seen = {}
         for name in SETTINGS:
             vectors, said = run_setting(name, texts_file, folder)
+            seen[name] = vectors
             diff = np.abs(vectors - base)
             kernels, threads = said.split()
             print(f"{name:32} {kernels:>8} {threads:>7} {int((diff.max(axis=1) > 0).sum()):>14} "
                   f"{diff.max():>17.2e}")
+        for one, other in PAIRS:
+            diff = np.abs(seen[one] - seen[other])
+            print(f"{one} against {other}: {int((diff.max(axis=1) > 0).sum())} vectors moved, "
+                  f"max |difference| {diff.max():.2e}")
 
 
 def fill_cache(folder: Path, setting: str) -> None:
