@@ -35,8 +35,9 @@ def machine(kind: str, device: str = "cpu") -> dict:
     versions of the libraries that do the arithmetic. ``kind``: "transformer" (a transformers model: the
     encoder, or the fine-tuned learner), "torch" (another torch model: the MLP) or "static" (numpy's sums);
     on the CPU, torch's also name the instruction set torch dispatches its kernels for."""
-    record = {"cpu": cpu_model(), "arch": platform.machine()}
-    flags = vector_flags()
+    cpuinfo = first_processor()
+    record = {"cpu": cpu_model(cpuinfo), "arch": platform.machine()}
+    flags = vector_flags(cpuinfo)
     if flags:
         record["flags"] = flags
     if kind in ("transformer", "torch"):
@@ -56,27 +57,30 @@ def machine(kind: str, device: str = "cpu") -> dict:
     return record
 
 
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The processor's model name as Linux reports it, else what the platform says."""
-    return _cpuinfo_field(cpuinfo, "model name") or platform.processor() or platform.machine() or "unknown"
+def cpu_model(cpuinfo: dict[str, str]) -> str:
+    """The processor's model name as Linux reports it (``cpuinfo``: first_processor's), else what the platform
+    says."""
+    return cpuinfo.get("model name") or platform.processor() or platform.machine() or "unknown"
 
 
-def vector_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+def vector_flags(cpuinfo: dict[str, str]) -> list[str]:
     """Which of the vector extensions the math libraries dispatch on this CPU has (Linux; [] elsewhere)."""
-    flags = set(_cpuinfo_field(cpuinfo, "flags").split())
+    flags = set(cpuinfo.get("flags", "").split())
     return [flag for flag in _VECTOR_FLAGS if flag in flags]
 
 
-def _cpuinfo_field(cpuinfo: Path, field: str) -> str:
-    """The first processor's ``field`` in /proc/cpuinfo, "" where there is none."""
+def first_processor(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo, read once; {} where there is none."""
+    fields: dict[str, str] = {}
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
+            if not line.strip():
+                break  # the first processor's block ends here
             name, _, value = line.partition(":")
-            if name.strip() == field and value.strip():
-                return value.strip()
+            fields.setdefault(name.strip(), value.strip())
     except OSError:
         pass
-    return ""
+    return fields
 
 
 def encode(machines: list[dict]) -> bytes:

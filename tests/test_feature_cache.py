@@ -354,11 +354,13 @@ def test_a_cache_file_from_before_machines_were_recorded_says_so(word2vec, cache
 def test_the_cpu_is_named_as_linux_names_it(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\n"
-                       "flags\t\t: fpu sse2 avx fma avx2 avx512f avx512bw\n")
-    assert provenance.cpu_model(cpuinfo) == "AMD EPYC 9B14"
-    assert provenance.vector_flags(cpuinfo) == ["avx", "avx2", "fma", "avx512f"]  # what MKL and oneDNN may use
-    assert provenance.vector_flags(tmp_path / "absent") == []
-    assert provenance.cpu_model(tmp_path / "absent")  # another system: what the platform says, never empty
+                       "flags\t\t: fpu sse2 avx fma avx2 avx512f avx512bw\n\n"
+                       "processor\t: 1\nmodel name\t: another\nflags\t\t: amx_tile\n")  # only the first counts
+    fields = provenance.first_processor(cpuinfo)
+    assert provenance.cpu_model(fields) == "AMD EPYC 9B14"
+    assert provenance.vector_flags(fields) == ["avx", "avx2", "fma", "avx512f"]  # what MKL and oneDNN may use
+    assert provenance.vector_flags(provenance.first_processor(tmp_path / "absent")) == []
+    assert provenance.cpu_model(provenance.first_processor(tmp_path / "absent"))  # what the platform says
     record = {"cpu": "AMD EPYC 9B14", "arch": "x86_64", "instructions": "AVX2", "torch": "2.13.0",
               "transformers": "5.25.0"}
     assert provenance.words([record]) == ("AMD EPYC 9B14 (x86_64, torch kernels AVX2), torch 2.13.0, "

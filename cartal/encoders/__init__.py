@@ -66,7 +66,7 @@ def embed(splits: dict[str, list[str]], encoder, progress: bool = True) -> Embed
                              for key, v, t in zip(missing, vectors, truncated)})
             known.update(computed)
         out[split] = np.stack([known[key].vector for key in keys]) if texts else vectors
-        computed_on[split] = provenance.distinct(json.loads(known[key].machine) for key in keys)
+        computed_on[split] = provenance.distinct(map(json.loads, {known[key].machine for key in keys}))
         cached = sum(key in in_cache for key in keys)  # a text that an earlier split embedded counts as embedded
         log.info("%s: %d texts, %d embedded, %d from the feature cache", split, len(texts), len(texts) - cached, cached)
         _check_and_log(split, out[split], np.array([known[key].truncated for key in keys], dtype=bool), encoder)

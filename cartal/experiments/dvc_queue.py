@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartal import layout
+from cartal import layout, provenance
 from cartal.data import registry
 from cartal.errors import ProjectError
 from cartal.experiments.grid import Experiment
@@ -233,7 +233,8 @@ def read_run(repo: Path, experiment: Experiment, rev: str, rounds: int, tau: flo
     hard = {k: int((Cartography(tau=tau).targets(frame["correctness"].to_numpy()) == 0).sum())
             for k, frame in every_map.items()}
     return Run(experiment.name, experiment.strategy, experiment.seed, curve, batches, selected, maps, hard,
-               summary.get("features_computed_on") or [{}], summary.get("rounds_run_on") or [{}])
+               summary.get("features_computed_on") or [provenance.UNRECORDED],
+               summary.get("rounds_run_on") or [provenance.UNRECORDED])
 
 
 def experiment_params(repo: Path, experiment: Experiment) -> Params:
